@@ -1,0 +1,158 @@
+"""The decision contract (DESIGN.md): parse, normalise and validate what the model returned.
+
+    {"thoughts": {"text", "reasoning", "plan", "criticism"}, "tool": NAME, "tool_args": {...}}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from forge.errors import InvalidDecisionError, ToolError
+from forge.llm.base import LLMResponse
+from forge.tools.base import Tool, ToolRegistry
+
+THOUGHT_FIELDS = ("text", "reasoning", "plan", "criticism")
+# Bounds for constrained decoding: keep a small model's thoughts short and its strings finite.
+THOUGHT_MAX_CHARS = 200
+ARG_MAX_CHARS = 1000
+
+
+class Thoughts(BaseModel):
+    text: str = ""
+    reasoning: str = ""
+    plan: str = ""
+    criticism: str = ""
+
+
+class Decision(BaseModel):
+    thoughts: Thoughts = Field(default_factory=Thoughts)
+    tool: str
+    tool_args: dict[str, Any] = Field(default_factory=dict)
+
+    def call_key(self) -> str:
+        """Identity of the action, for stuck detection."""
+        return self.tool + json.dumps(self.tool_args, sort_keys=True, default=str)
+
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
+
+
+def _loads_object(text: str) -> dict[str, Any]:
+    text = _FENCE.sub("", text.strip())
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        raise InvalidDecisionError("reply is not a JSON object; answer with one JSON object only")
+    try:
+        # The embedded model's grammar lets raw newlines into strings (DESIGN.md).
+        obj = json.loads(text[start : end + 1], strict=False)
+    except json.JSONDecodeError as e:
+        raise InvalidDecisionError(f"reply is not valid JSON ({e.msg} at char {e.pos})") from None
+    if not isinstance(obj, dict):
+        raise InvalidDecisionError("reply must be a JSON object")
+    return obj
+
+
+def _normalise_thoughts(raw: Any) -> dict[str, str]:
+    if isinstance(raw, str):
+        return {"text": raw}
+    if not isinstance(raw, dict):
+        return {}
+    out = {}
+    for key in THOUGHT_FIELDS:
+        val = raw.get(key, "")
+        if isinstance(val, list):
+            val = "\n".join(f"- {v}" for v in val)
+        out[key] = str(val) if val is not None else ""
+    return out
+
+
+def parse_decision(response: LLMResponse) -> Decision:
+    """Build a Decision from a completion: JSON content, or a native tool call plus thoughts."""
+    obj: dict[str, Any] = {}
+    if response.content and response.content.strip():
+        try:
+            obj = _loads_object(response.content)
+        except InvalidDecisionError:
+            if not response.tool_calls:
+                raise
+            obj = {"thoughts": {"text": response.content.strip()}}
+    if response.tool_calls:
+        call = response.tool_calls[0]
+        args = call.arguments
+        if isinstance(args, str):
+            try:
+                args = json.loads(args or "{}", strict=False)
+            except json.JSONDecodeError as e:
+                raise InvalidDecisionError(f"tool call arguments are not valid JSON ({e.msg})") from None
+        obj = {"thoughts": obj.get("thoughts", obj), "tool": call.name, "tool_args": args}
+    elif "command" in obj and "tool" not in obj:  # AutoGPT Classic's spelling
+        cmd = obj["command"] if isinstance(obj["command"], dict) else {}
+        obj = {"thoughts": obj.get("thoughts"), "tool": cmd.get("name"), "tool_args": cmd.get("args", {})}
+
+    tool_name = obj.get("tool")
+    if not isinstance(tool_name, str) or not tool_name:
+        raise InvalidDecisionError('decision has no "tool"; name one of the available tools')
+    args = obj.get("tool_args") or {}
+    if not isinstance(args, dict):
+        raise InvalidDecisionError('"tool_args" must be a JSON object of argument names to values')
+    return Decision(thoughts=Thoughts(**_normalise_thoughts(obj.get("thoughts"))), tool=tool_name, tool_args=args)
+
+
+def validate_decision(decision: Decision, registry: ToolRegistry) -> Tool:
+    """Check the tool exists and its args match the schema; return the tool."""
+    tool = registry.get(decision.tool)
+    if tool is None:
+        raise InvalidDecisionError(
+            f"unknown tool {decision.tool!r}; available tools: {', '.join(registry.names())}"
+        )
+    try:
+        tool.validate(decision.tool_args)
+    except ToolError as e:
+        raise InvalidDecisionError(str(e)) from None
+    return tool
+
+
+def _bound_strings(schema: Any) -> Any:
+    """Copy a schema, adding maxLength to unbounded strings (a small model may never stop)."""
+    if isinstance(schema, dict):
+        out = {k: _bound_strings(v) for k, v in schema.items() if k != "default"}
+        if out.get("type") == "string" and "maxLength" not in out and "enum" not in out:
+            out["maxLength"] = ARG_MAX_CHARS
+        return out
+    if isinstance(schema, list):
+        return [_bound_strings(v) for v in schema]
+    return schema
+
+
+def decision_schema(tools: Iterable[Tool]) -> dict[str, Any]:
+    """Strict JSON schema of a whole decision: one anyOf branch per tool with its typed args."""
+    thought_props = {k: {"type": "string", "maxLength": THOUGHT_MAX_CHARS} for k in THOUGHT_FIELDS}
+    thoughts = {
+        "type": "object",
+        "properties": thought_props,
+        "required": list(THOUGHT_FIELDS),
+        "additionalProperties": False,
+    }
+    branches = []
+    for t in tools:
+        params = _bound_strings(t.parameters_schema())
+        args = {
+            "type": "object",
+            "properties": params.get("properties", {}),
+            "required": params.get("required", []),
+            "additionalProperties": False,
+        }
+        branches.append(
+            {
+                "type": "object",
+                "properties": {"thoughts": thoughts, "tool": {"const": t.name}, "tool_args": args},
+                "required": ["thoughts", "tool", "tool_args"],
+                "additionalProperties": False,
+            }
+        )
+    return {"anyOf": branches}

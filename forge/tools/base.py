@@ -1,0 +1,241 @@
+"""Tools: typed Python functions whose schema comes from their hints and docstring.
+
+    @tool
+    def read_file(ctx: ToolContext, path: str) -> str:
+        '''Read a text file from the workspace.
+
+        Args:
+            path: File path relative to the workspace.
+        '''
+
+The first parameter may be a `ToolContext` (not shown to the model). Every other parameter becomes
+a field of a pydantic args model; its JSON schema feeds the prompt, native function calling and the
+embedded model's constrained decoding, so nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from forge.errors import ToolError
+
+if TYPE_CHECKING:
+    from forge.config import Settings
+
+ENTRY_POINT_GROUP = "autogpt.tools"
+
+
+@dataclass
+class ToolContext:
+    """What a tool may touch: its confined workspace, settings and the user (if any)."""
+
+    workspace: Path
+    settings: Settings
+    ask_user: Callable[[str], str] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+_ARG_LINE = re.compile(r"^\s*(\*{0,2}\w+)\s*(?:\(([^)]*)\))?\s*:\s*(.*)$")
+
+
+def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
+    """Split a Google-style docstring into (description, {param: description})."""
+    if not doc:
+        return "", {}
+    lines = inspect.cleandoc(doc).splitlines()
+    desc: list[str] = []
+    params: dict[str, str] = {}
+    section = None
+    current = None
+    for line in lines:
+        stripped = line.strip()
+        if stripped in ("Args:", "Arguments:", "Parameters:"):
+            section = "args"
+            continue
+        if stripped in ("Returns:", "Raises:", "Yields:", "Examples:", "Example:"):
+            section = "other"
+            continue
+        if section is None:
+            desc.append(line)
+        elif section == "args":
+            m = _ARG_LINE.match(line)
+            if m and not line.startswith(" " * 8):
+                current = m.group(1).lstrip("*")
+                params[current] = m.group(3).strip()
+            elif current and stripped:
+                params[current] += " " + stripped
+    description = " ".join(part.strip() for part in "\n".join(desc).strip().split("\n\n")[0].splitlines())
+    return description, params
+
+
+class Tool:
+    """A callable tool with a pydantic args model derived from its signature."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        ends_run: bool = False,
+    ):
+        self.func = func
+        self.name = name or func.__name__
+        doc_desc, param_docs = parse_docstring(func.__doc__)
+        self.description = description or doc_desc
+        self.ends_run = ends_run
+        sig = inspect.signature(func)
+        hints = get_type_hints(func)
+        params = list(sig.parameters.values())
+        self.takes_ctx = bool(params) and hints.get(params[0].name) is ToolContext
+        fields: dict[str, Any] = {}
+        for p in params[1:] if self.takes_ctx else params:
+            annotation = hints.get(p.name, str)
+            default = ... if p.default is inspect.Parameter.empty else p.default
+            from pydantic import Field
+
+            fields[p.name] = (annotation, Field(default, description=param_docs.get(p.name)))
+        self.args_model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+            f"{self.name}_args", __config__=ConfigDict(extra="forbid"), **fields
+        )
+        self._schema: dict[str, Any] | None = None
+
+    # Schemas -------------------------------------------------------------------------------
+    def parameters_schema(self) -> dict[str, Any]:
+        """JSON schema of the arguments, without pydantic's titles (they only cost tokens)."""
+        if self._schema is None:
+            schema = self.args_model.model_json_schema()
+            self._schema = _strip_titles(schema)
+        return self._schema
+
+    def function_spec(self) -> dict[str, Any]:
+        """OpenAI-style `tools=` entry, used for native function calling through litellm."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters_schema(),
+            },
+        }
+
+    def signature(self) -> str:
+        """Compact one-line spec for the prompt: `name(arg: type, opt?: type) - description`."""
+        schema = self.parameters_schema()
+        required = set(schema.get("required", []))
+        parts = []
+        for pname, prop in schema.get("properties", {}).items():
+            typ = prop.get("type", "any")
+            if "enum" in prop:
+                typ = "|".join(map(str, prop["enum"]))
+            parts.append(f"{pname}{'' if pname in required else '?'}: {typ}")
+        return f"{self.name}({', '.join(parts)}) - {self.description}"
+
+    # Calling -------------------------------------------------------------------------------
+    def validate(self, args: dict[str, Any]) -> BaseModel:
+        """Validate model-supplied args; raises ToolError with a message the model can act on."""
+        try:
+            return self.args_model.model_validate(args)
+        except ValidationError as e:
+            problems = "; ".join(
+                f"{'.'.join(map(str, err['loc'])) or 'args'}: {err['msg']}" for err in e.errors()
+            )
+            raise ToolError(f"invalid arguments for {self.name}: {problems}") from None
+
+    def __call__(self, ctx: ToolContext, args: dict[str, Any]) -> Any:
+        parsed = self.validate(args)
+        kwargs = {k: getattr(parsed, k) for k in type(parsed).model_fields}
+        if self.takes_ctx:
+            return self.func(ctx, **kwargs)
+        return self.func(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"Tool({self.name!r})"
+
+
+def _strip_titles(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _strip_titles(v) for k, v in schema.items() if k != "title"}
+    if isinstance(schema, list):
+        return [_strip_titles(v) for v in schema]
+    return schema
+
+
+def tool(
+    func: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    ends_run: bool = False,
+) -> Any:
+    """Decorator turning a typed function into a `Tool`."""
+
+    def wrap(f: Callable[..., Any]) -> Tool:
+        return Tool(f, name=name, description=description, ends_run=ends_run)
+
+    return wrap(func) if func is not None else wrap
+
+
+class ToolRegistry:
+    """Name -> Tool. Built-ins and plugins both arrive through the `autogpt.tools` entry points."""
+
+    def __init__(self, tools: list[Tool] | None = None):
+        self._tools: dict[str, Tool] = {}
+        for t in tools or []:
+            self.register(t)
+
+    def register(self, t: Tool) -> Tool:
+        if not isinstance(t, Tool):
+            t = Tool(t)
+        self._tools[t.name] = t
+        return t
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def register_module(self, module: Any) -> None:
+        """Register every Tool a module exposes (in its `__all__` order when it has one)."""
+        names = getattr(module, "__all__", None) or dir(module)
+        for attr in names:
+            obj = getattr(module, attr)
+            if isinstance(obj, Tool):
+                self.register(obj)
+
+    @classmethod
+    def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> ToolRegistry:
+        """Load built-ins and third-party tools. An entry point may name a module, a Tool, a
+        list of Tools, or a callable returning either."""
+        import types
+        from importlib.metadata import entry_points
+
+        registry = cls()
+        eps = sorted(entry_points(group=group), key=lambda ep: (ep.name != "builtin", ep.name))
+        for ep in eps:
+            obj = ep.load()
+            if isinstance(obj, types.ModuleType):
+                registry.register_module(obj)
+                continue
+            if callable(obj) and not isinstance(obj, Tool):
+                obj = obj()
+            for t in obj if isinstance(obj, list | tuple) else [obj]:
+                registry.register(t)
+        return registry
