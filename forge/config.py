@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     llm_timeout: float = 120.0
     llm_max_retries: int = 4
     # Embedded model
-    local_n_ctx: int = 4096
+    local_n_ctx: int = 8192
     local_n_threads: int | None = None
 
     # Data

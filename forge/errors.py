@@ -7,7 +7,8 @@ it as is (httpx `_exceptions.py`, llm `get_key`).
     ├── ConfigError            user input or configuration is wrong -> CLI exit code 2
     │   ├── ModelNotFoundError
     │   ├── MissingAPIKeyError
-    │   └── WorkspaceError
+    │   ├── WorkspaceError
+    │   └── RunError           a stored run is missing, already finished, or damaged
     ├── LLMError               the model provider failed (after retries)
     │   └── LLMAuthError       401/403: also a ConfigError, the key is wrong
     ├── ModelError             the *model* did something wrong; fed back to it as an observation
@@ -15,7 +16,6 @@ it as is (httpx `_exceptions.py`, llm `get_key`).
     │   └── ToolError          a tool refused or failed because of its arguments
     │       ├── PathOutsideWorkspaceError
     │       └── PolicyViolationError
-    └── RunError               a stored run is missing or unreadable
 """
 
 from __future__ import annotations
@@ -74,5 +74,5 @@ class PolicyViolationError(ToolError):
     pass
 
 
-class RunError(AutoGPTError):
+class RunError(ConfigError):
     pass

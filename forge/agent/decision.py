@@ -18,8 +18,8 @@ from forge.tools.base import Tool, ToolRegistry
 
 THOUGHT_FIELDS = ("text", "reasoning", "plan", "criticism")
 # Bounds for constrained decoding: keep a small model's thoughts short and its strings finite.
-THOUGHT_MAX_CHARS = 200
-ARG_MAX_CHARS = 1000
+THOUGHT_MAX_CHARS = 160
+ARG_MAX_CHARS = 600
 
 
 class Thoughts(BaseModel):

@@ -110,10 +110,12 @@ class ScriptedModel:
         pass
 
 
-def decision(tool: str, text: str = "", **tool_args: Any) -> dict[str, Any]:
-    """Shorthand for a scripted decision: `decision("write_file", path="a.txt", content="hi")`."""
+def decision(tool: str, thought: str = "", /, **tool_args: Any) -> dict[str, Any]:
+    """Shorthand for a scripted decision: `decision("write_file", path="a.txt", content="hi")`.
+
+    `tool` and `thought` are positional-only so any keyword is free to be a tool argument."""
     return {
-        "thoughts": {"text": text or f"use {tool}", "reasoning": "", "plan": "", "criticism": ""},
+        "thoughts": {"text": thought or f"use {tool}", "reasoning": "", "plan": "", "criticism": ""},
         "tool": tool,
         "tool_args": tool_args,
     }

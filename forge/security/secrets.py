@@ -36,3 +36,31 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     if extra:
         env.update({k: v for k, v in extra.items() if not SECRET_NAME.search(k)})
     return env
+
+
+class RedactingFilter:
+    """logging filter that scrubs secret values from every record before any handler sees it."""
+
+    def __init__(self) -> None:
+        self._values = secret_values()
+
+    def filter(self, record: object) -> bool:
+        import logging
+
+        assert isinstance(record, logging.LogRecord)
+        message = record.getMessage()
+        for value in self._values:
+            message = message.replace(value, REDACTED)
+        record.msg, record.args = message, None
+        return True
+
+
+def setup_debug_logging() -> None:
+    """Verbose logs on stderr, with secrets redacted at the handler."""
+    import logging
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())  # type: ignore[arg-type]
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.DEBUG, handlers=[handler], force=True)

@@ -20,9 +20,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from forge.errors import ToolError
 
@@ -92,16 +92,15 @@ class Tool:
         self.description = description or doc_desc
         self.ends_run = ends_run
         sig = inspect.signature(func)
-        hints = get_type_hints(func)
+        hints = get_type_hints(func, include_extras=True)
         params = list(sig.parameters.values())
         self.takes_ctx = bool(params) and hints.get(params[0].name) is ToolContext
         fields: dict[str, Any] = {}
         for p in params[1:] if self.takes_ctx else params:
             annotation = hints.get(p.name, str)
             default = ... if p.default is inspect.Parameter.empty else p.default
-            from pydantic import Field
-
-            fields[p.name] = (annotation, Field(default, description=param_docs.get(p.name)))
+            # Annotated keeps constraints the hint already carries (Field(ge=1), patterns) and adds the doc.
+            fields[p.name] = (Annotated[annotation, Field(description=param_docs.get(p.name))], default)
         self.args_model: type[BaseModel] = create_model(  # type: ignore[call-overload]
             f"{self.name}_args", __config__=ConfigDict(extra="forbid"), **fields
         )
@@ -132,7 +131,9 @@ class Tool:
         required = set(schema.get("required", []))
         parts = []
         for pname, prop in schema.get("properties", {}).items():
-            typ = prop.get("type", "any")
+            # `str | None` is anyOf[string, null]: show "string", the optional mark says the rest.
+            variants = [v.get("type") for v in prop.get("anyOf", []) if v.get("type") not in (None, "null")]
+            typ = prop.get("type") or "|".join(variants) or "any"
             if "enum" in prop:
                 typ = "|".join(map(str, prop["enum"]))
             parts.append(f"{pname}{'' if pname in required else '?'}: {typ}")

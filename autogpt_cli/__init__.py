@@ -1,0 +1,1 @@
+"""The `autogpt` command line: thin Typer apps over forge."""

@@ -1,0 +1,120 @@
+"""`autogpt`: parse, call forge, render. Heavy imports stay inside commands so --help is instant."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="autogpt",
+    help="An autonomous agent for your terminal (AutoGPT Classic style), offline by default.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", help="Root of all agent data (runs, agent files). [default: ./workspace]"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _settings(**overrides: Any):  # -> forge.config.Settings
+    from pydantic import ValidationError
+
+    from forge.config import Settings
+    from forge.errors import ConfigError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None and v != []})
+    except ValidationError as e:
+        err = e.errors()[0]
+        name = ".".join(map(str, err["loc"]))
+        raise ConfigError(f"invalid setting {name}: {err['msg']}; fix AUTOGPT_{name.upper()} or the option") from None
+
+
+@app.command()
+def run(
+    goal: Annotated[str | None, typer.Argument(help="What the agent should achieve.")] = None,
+    continuous: Annotated[bool, typer.Option("--continuous", "-c", help="Run actions without asking.")] = False,
+    max_iterations: Annotated[
+        int | None,
+        typer.Option("--max-iterations", "--continuous-limit", min=1, help="Stop after N cycles. [default: 25]"),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Any litellm model string, e.g. openai/gpt-4o-mini. [default: local/smollm2]",
+                     show_default=False),
+    ] = None,
+    api_base: Annotated[str | None, typer.Option(help="Base URL of the model server (Ollama, vLLM, ...).")] = None,
+    workspace: WorkspaceOpt = None,
+    ai_name: Annotated[str | None, typer.Option(help="The agent's name (also its folder).")] = None,
+    ai_role: Annotated[str | None, typer.Option(help="One line describing the agent's role.")] = None,
+    constraint: Annotated[list[str] | None, typer.Option(help="Extra constraint (repeatable).")] = None,
+    resource: Annotated[list[str] | None, typer.Option(help="Extra resource (repeatable).")] = None,
+    best_practice: Annotated[list[str] | None, typer.Option(help="Extra best practice (repeatable).")] = None,
+    budget: Annotated[float | None, typer.Option(min=0, help="Stop when this run has cost USD.")] = None,
+    resume: Annotated[str | None, typer.Option(help="Continue a stopped or killed run by its id.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON event per line on stdout.")] = False,
+    debug: Annotated[bool, typer.Option(help="Verbose logs on stderr (secrets redacted).")] = False,
+) -> None:
+    """Run the agent on GOAL: think, propose a tool call, ask you, act, repeat."""
+    from autogpt_cli.run_command import run_agent
+
+    overrides: dict[str, Any] = dict(
+        max_iterations=max_iterations, model=model, api_base=api_base, workspace=workspace,
+        ai_name=ai_name, ai_role=ai_role, constraints=constraint, resources=resource,
+        best_practices=best_practice, budget_usd=budget,
+    )
+    if ai_name:
+        from autogpt_cli.run_command import slug
+
+        overrides["agent_name"] = slug(ai_name)
+    code = run_agent(
+        goal, _settings(**overrides), continuous=continuous, resume=resume, json_output=json_output,
+        debug=debug, model_given=model is not None,
+    )
+    raise typer.Exit(code)
+
+
+@runs_app.command("list")
+def runs_list(workspace: WorkspaceOpt = None, json_output: JsonOpt = False) -> None:
+    """List runs with their status, steps, tokens and cost."""
+    from autogpt_cli.runs_command import list_command
+
+    list_command(_settings(workspace=workspace), json_output)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="The run id (see `autogpt runs list`).")],
+    workspace: WorkspaceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show a run's state and its steps."""
+    from autogpt_cli.runs_command import show_command
+
+    show_command(_settings(workspace=workspace), run_id, json_output)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    try:
+        app()
+    except Exception as e:  # typer re-raises after standalone handling is off for our errors
+        from forge.errors import AutoGPTError, ConfigError
+
+        if not isinstance(e, AutoGPTError):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2 if isinstance(e, ConfigError) else 1)
+
+
+if __name__ == "__main__":
+    main()

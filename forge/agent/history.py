@@ -1,0 +1,84 @@
+"""Step history: what happened in each cycle, rebuilt from the run's event log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from forge.llm.base import Usage
+
+
+@dataclass
+class StepRecord:
+    """What happened in one cycle, rebuilt from the event log on resume."""
+
+    step: int
+    decision: dict[str, Any] | None = None
+    raw: str | None = None  # the model's reply when it was not a valid decision
+    error: str | None = None  # why the decision was invalid
+    feedback: str | None = None  # user text instead of approval
+    output: str | None = None  # tool observation
+    ok: bool = True
+    _line: str | None = field(default=None, repr=False)
+
+    def one_line(self) -> str:
+        if self._line is None:
+            if self.decision is None:
+                text = f"invalid reply: {self.error}"
+            else:
+                args = json.dumps(self.decision.get("tool_args", {}), ensure_ascii=False)
+                call = f"{self.decision.get('tool')}({args[:80]})"
+                if self.feedback is not None:
+                    text = f"{call} not run; user said: {self.feedback[:80]}"
+                else:
+                    result = (self.output or "").replace("\n", " ")[:100]
+                    text = f"{call} -> {'ok' if self.ok else 'error'}: {result}"
+            self._line = f"{self.step}. {text}"
+        return self._line
+
+
+@dataclass
+class Replay:
+    history: list[StepRecord]
+    usage: Usage
+    pending: StepRecord | None = None  # decided, never approved or run
+    interrupted: StepRecord | None = None  # tool started, never reported
+
+
+def replay(events: Iterable[dict[str, Any]]) -> Replay:
+    """Fold an event log into completed steps, plus the step that was cut off, if any."""
+    out = Replay(history=[], usage=Usage())
+    rec: StepRecord | None = None
+    started_tool = False
+    for ev in events:
+        kind = ev["type"]
+        if kind == "step_started":
+            rec, started_tool = StepRecord(step=ev["step"]), False
+        elif rec is None:
+            continue
+        elif kind == "decision":
+            out.usage += Usage(**ev.get("usage", {}))
+            rec.decision = ev["decision"]
+        elif kind == "invalid_decision":
+            out.usage += Usage(**ev.get("usage", {}))
+            rec.raw, rec.error = ev.get("raw"), ev["error"]
+            out.history.append(rec)
+            rec = None
+        elif kind == "user_feedback":
+            rec.feedback = ev["text"]
+            out.history.append(rec)
+            rec = None
+        elif kind == "tool_started":
+            started_tool = True
+        elif kind == "tool_result":
+            rec.output, rec.ok = ev["output"], ev["ok"]
+            out.history.append(rec)
+            rec = None
+    if rec is not None and rec.decision is not None:
+        if started_tool:
+            out.interrupted = rec
+        else:
+            out.pending = rec
+    return out

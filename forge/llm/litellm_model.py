@@ -1,0 +1,420 @@
+"""`LiteLLMModel`: every model the agent talks to, API or embedded, through `litellm.completion`.
+
+How the decision is asked for depends on what the model can do:
+  * embedded (`local/...`): decoding constrained by the strict decision schema (always valid JSON);
+  * native function calling: `tools=` with tool_choice "required"; the content keeps the thoughts;
+  * otherwise JSON mode (`response_format={"type": "json_object"}`) where supported, else plain text.
+A provider that rejects a structured mode with a 400 is asked again one mode lower, once per mode.
+
+Retries are ours alone (litellm's and the OpenAI SDK's are turned off): exponential backoff with
+jitter on 429, 5xx, timeouts and connection errors, honouring Retry-After. 401/403 are never
+retried and name the environment variable to fix.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from forge.errors import LLMAuthError, LLMError, MissingAPIKeyError, ModelNotFoundError
+from forge.llm.base import LLMResponse, ToolCall, Usage
+from forge.llm.env import import_litellm, load_dotenv_keys
+
+if TYPE_CHECKING:
+    from forge.config import Settings
+    from forge.tools.base import Tool
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_S = 1.0
+BACKOFF_MAX_S = 30.0
+RETRY_AFTER_MAX_S = 120.0  # a longer Retry-After is clamped; the user sees the attempt count instead
+# Every decision fits: the bounded decision schema allows at most ~2,000 characters (>= 1 char per token).
+LOCAL_MAX_TOKENS = 2048
+
+MODE_SCHEMA, MODE_TOOLS, MODE_JSON, MODE_TEXT = "schema", "tools", "json", "text"
+
+# Where validate_environment() is ambiguous (gemini accepts two names) or silent (on a 401 the key
+# is present), the variable to tell the user about.
+PROVIDER_KEY_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+    "together_ai": "TOGETHERAI_API_KEY",
+    "cohere": "COHERE_API_KEY",
+    "cohere_chat": "COHERE_API_KEY",
+    "xai": "XAI_API_KEY",
+    "azure": "AZURE_API_KEY",
+    "fireworks_ai": "FIREWORKS_AI_API_KEY",
+    "perplexity": "PERPLEXITYAI_API_KEY",
+}
+KEY_ALTERNATIVES = {"gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+# Servers people run themselves: they need no key, and litellm has defaults for their address.
+KEYLESS_PROVIDERS = {"ollama", "ollama_chat", "lm_studio", "hosted_vllm", "llamafile", "local"}
+
+
+def provider_of(model: str) -> str:
+    litellm = import_litellm()
+    try:
+        return str(litellm.get_llm_provider(model)[1])
+    except Exception:
+        return model.split("/", 1)[0] if "/" in model else ""
+
+
+def key_env_var(model: str, missing: Sequence[str] = ()) -> str:
+    """The environment variable holding the model's key, for messages that name the fix."""
+    provider = provider_of(model)
+    if provider in PROVIDER_KEY_ENV:
+        return PROVIDER_KEY_ENV[provider]
+    keys = [k for k in missing if k.endswith("_KEY")] or list(missing)
+    if keys:
+        return " and ".join(keys)
+    return f"{provider.upper() or 'PROVIDER'}_API_KEY"
+
+
+def missing_keys(model: str, api_base: str | None = None) -> list[str]:
+    """Environment variables the model still needs, per litellm.validate_environment; a variable
+    set to an empty string (a common `KEY=` in .env or CI) counts as missing too."""
+    litellm = import_litellm()
+    provider = provider_of(model)
+    if provider in KEYLESS_PROVIDERS:
+        return []
+    try:
+        missing = list(litellm.validate_environment(model=model, api_base=api_base)["missing_keys"])
+    except Exception:
+        missing = []
+    key = PROVIDER_KEY_ENV.get(provider)
+    alternatives = KEY_ALTERNATIVES.get(provider, (key,) if key else ())
+    if (
+        key
+        and key not in missing
+        and alternatives
+        and not any(os.environ.get(k, "").strip() for k in alternatives)
+    ):
+        missing.append(key)
+    return missing
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; clamped."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
+
+
+def _retry_after_of(exc: BaseException) -> float | None:
+    for headers in (
+        getattr(getattr(exc, "response", None), "headers", None),
+        getattr(exc, "litellm_response_headers", None),
+        getattr(exc, "headers", None),
+    ):
+        if headers:
+            try:
+                found = parse_retry_after(headers.get("retry-after"))
+            except Exception:
+                found = None
+            if found is not None:
+                return found
+    return None
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    """First line of an exception message, without litellm's 'litellm.XError: ' prefixes."""
+    text = str(getattr(exc, "message", "") or exc).strip()
+    text = text.splitlines()[0] if text else type(exc).__name__
+    for _ in range(3):
+        head, sep, tail = text.partition(": ")
+        if sep and head.replace(".", "").replace("_", "").isalnum() and " " not in head:
+            text = tail
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
+class LiteLLMModel:
+    """A ChatModel backed by litellm: any provider litellm knows, plus `local/<name>`."""
+
+    def __init__(
+        self,
+        model: str,
+        settings: Settings,
+        *,
+        api_base: str | None = None,
+        max_tokens: int | None = None,
+        backoff_base: float = BACKOFF_BASE_S,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.name = model
+        self.settings = settings
+        self.is_local = model.startswith("local/")
+        self.api_base = None if self.is_local else (api_base or settings.api_base)
+        self.max_tokens = (
+            max_tokens if max_tokens is not None else (LOCAL_MAX_TOKENS if self.is_local else None)
+        )
+        self.backoff_base = backoff_base
+        self._sleep = sleep
+        self._caps: dict[str, Any] | None = None
+        self._rejected_modes: set[str] = set()
+        load_dotenv_keys()
+
+    # Capabilities -----------------------------------------------------------------------------
+    def _capabilities(self) -> dict[str, Any]:
+        if self._caps is None:
+            litellm = import_litellm()
+            provider = provider_of(self.name)
+            try:
+                params = (
+                    litellm.get_supported_openai_params(model=self.name, custom_llm_provider=provider) or []
+                )
+            except Exception:
+                params = []
+            try:
+                native = bool(litellm.supports_function_calling(model=self.name))
+            except Exception:
+                native = False
+            self._caps = {
+                "provider": provider,
+                "native_tools": native and "tools" in params,
+                "tool_choice": "tool_choice" in params,
+                "json_mode": "response_format" in params,
+            }
+        return self._caps
+
+    def mode(self, *, tools: Sequence[Tool] = (), decision_schema: dict[str, Any] | None = None) -> str:
+        """How the next decision will be requested (see the module docstring)."""
+        if not tools and decision_schema is None:
+            return MODE_TEXT
+        if self.is_local:
+            return MODE_SCHEMA
+        caps = self._capabilities()
+        for mode, able in (
+            (MODE_TOOLS, caps["native_tools"] and bool(tools)),
+            (MODE_JSON, caps["json_mode"]),
+        ):
+            if able and mode not in self._rejected_modes:
+                return mode
+        return MODE_TEXT
+
+    def _request(
+        self, mode: str, tools: Sequence[Tool], decision_schema: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if mode == MODE_SCHEMA:
+            if decision_schema is not None:
+                kwargs["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": "decision", "schema": decision_schema, "strict": True},
+                }
+            else:
+                kwargs["response_format"] = {"type": "json_object"}
+        elif mode == MODE_TOOLS:
+            kwargs["tools"] = [t.function_spec() for t in tools]
+            kwargs["tool_choice"] = "required" if self._capabilities()["tool_choice"] else "auto"
+        elif mode == MODE_JSON:
+            kwargs["response_format"] = {"type": "json_object"}
+        return kwargs
+
+    # Calls --------------------------------------------------------------------------------------
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: Sequence[Tool] = (),
+        decision_schema: dict[str, Any] | None = None,
+    ) -> LLMResponse:
+        if self.is_local:
+            # Load here, not inside the provider, so a missing model is a ConfigError, not a retry.
+            from forge.llm.local import get_local_llama
+
+            get_local_llama(self.settings, self.name.split("/", 1)[1])
+        while True:
+            mode = self.mode(tools=tools, decision_schema=decision_schema)
+            try:
+                response = self._call_with_retries(messages, self._request(mode, tools, decision_schema))
+            except _StructuredModeRejected as e:
+                self._rejected_modes.add(mode)
+                log.warning("%s rejected %s mode (%s); asking again without it", self.name, mode, e)
+                continue
+            return self._to_llm_response(response)
+
+    def _completion_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.name,
+            "temperature": self.settings.temperature,
+            "timeout": self.settings.llm_timeout,
+            "num_retries": 0,  # our retry loop is the only policy...
+            "max_retries": 0,  # ...and the OpenAI SDK's own retries are off too
+            "drop_params": True,  # e.g. a model that only accepts temperature=1
+        }
+        if self.max_tokens is not None:
+            kwargs["max_tokens"] = self.max_tokens
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+            if missing_keys(self.name, self.api_base):
+                # Self-hosted OpenAI-compatible servers ignore the key, but the SDK insists on one.
+                kwargs["api_key"] = "no-key-required"
+        return kwargs
+
+    def _call_with_retries(self, messages: list[dict[str, Any]], request: dict[str, Any]) -> Any:
+        litellm = import_litellm()
+        kwargs = {**self._completion_kwargs(), **request, "messages": messages}
+        retries = 0 if self.is_local else max(0, self.settings.llm_max_retries)
+        for attempt in range(retries + 1):
+            try:
+                return litellm.completion(**kwargs)
+            except Exception as exc:
+                structured = not self.is_local and ("response_format" in request or "tools" in request)
+                retryable = self._classify(exc, structured=structured)  # raises for what the user must fix
+                if not retryable or self.is_local:
+                    raise LLMError(f"{self.name} failed: {_short(exc)}") from exc
+                if attempt >= retries:
+                    raise LLMError(
+                        f"{self.name} failed after {_attempts(attempt + 1)}: {_short(exc)}; check the "
+                        "provider's status and your network, or raise AUTOGPT_LLM_MAX_RETRIES"
+                    ) from exc
+                delay = _retry_after_of(exc)
+                if delay is None:
+                    backoff = min(BACKOFF_MAX_S, self.backoff_base * 2**attempt)
+                    delay = backoff / 2 + random.uniform(0, backoff / 2)  # jitter spreads clients apart
+                log.warning(
+                    "%s: %s; retrying in %.1f s (attempt %d of %d)",
+                    self.name,
+                    _short(exc, 120),
+                    delay,
+                    attempt + 2,
+                    retries + 1,
+                )
+                self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _classify(self, exc: Exception, *, structured: bool) -> bool:
+        """True if worth retrying; raises at once for errors the user must fix."""
+        litellm = import_litellm()
+        status = getattr(exc, "status_code", None)
+        auth = isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError)
+        if auth or status in (401, 403):
+            env_var = key_env_var(self.name)
+            what = "rejected the API key" if status != 403 else "refused access with this API key"
+            raise LLMAuthError(
+                f"{self.name} {what} ({status or 401}); set a valid {env_var} in the environment or .env"
+            ) from None
+        if any(marker in str(exc) for marker in _NO_KEY_MARKERS):  # the SDK found no key (e.g. KEY="")
+            raise MissingAPIKeyError(key_env_var(self.name), self.name) from None
+        if isinstance(exc, litellm.NotFoundError) or status == 404:
+            hint = (
+                f", and that --api-base {self.api_base} is right (often ending in /v1)"
+                if self.api_base
+                else ""
+            )
+            raise ModelNotFoundError(
+                f"model {self.name!r} was not found by the provider (404); check the name{hint}"
+            )
+        if isinstance(exc, litellm.ContextWindowExceededError):
+            bigger = "raise AUTOGPT_LOCAL_N_CTX" if self.is_local else "use a model with a larger context"
+            raise LLMError(
+                f"the prompt is too long for {self.name}'s context window; lower AUTOGPT_HISTORY_STEPS "
+                f"or AUTOGPT_MAX_OBSERVATION_CHARS, or {bigger}"
+            ) from exc
+        if (
+            structured
+            and isinstance(exc, litellm.BadRequestError | litellm.UnprocessableEntityError)
+            and not isinstance(exc, litellm.ContentPolicyViolationError)
+        ):
+            raise _StructuredModeRejected(_short(exc, 120)) from exc
+        if isinstance(
+            exc,
+            litellm.RateLimitError
+            | litellm.Timeout
+            | litellm.APIConnectionError
+            | litellm.InternalServerError
+            | litellm.ServiceUnavailableError
+            | litellm.BadGatewayError,
+        ):
+            return True
+        return isinstance(status, int) and (status == 429 or status == 408 or status >= 500)
+
+    def _to_llm_response(self, response: Any) -> LLMResponse:
+        message = response.choices[0].message
+        calls = [
+            ToolCall(name=tc.function.name, arguments=_parse_arguments(tc.function.arguments))
+            for tc in (getattr(message, "tool_calls", None) or [])
+            if getattr(tc, "function", None) is not None
+        ]
+        return LLMResponse(
+            content=message.content,
+            tool_calls=calls,
+            usage=self._usage(response),
+            model=str(getattr(response, "model", None) or self.name),
+        )
+
+    def _usage(self, response: Any) -> Usage:
+        usage = getattr(response, "usage", None)
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        cost = 0.0
+        if not self.is_local:
+            try:
+                cost = float(import_litellm().completion_cost(completion_response=response) or 0.0)
+            except Exception:  # unknown price (custom or self-hosted model): report zero, never fail
+                cost = 0.0
+        return Usage(prompt, completion, cost)
+
+    # Tokens -------------------------------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        if self.is_local:
+            from forge.llm.local import count_local_tokens, get_local_llama
+
+            name = self.name.split("/", 1)[1]
+            get_local_llama(self.settings, name)
+            return count_local_tokens(text, name)
+        try:
+            return int(import_litellm().token_counter(model=self.name, text=text))
+        except Exception:
+            return max(1, len(text) // 4)
+
+    def close(self) -> None:
+        """Nothing per instance: HTTP clients are litellm's and the embedded model is closed at exit."""
+
+    def __repr__(self) -> str:
+        return f"LiteLLMModel({self.name!r})"
+
+
+# What the OpenAI and Anthropic SDKs say when they have no key; litellm reports it as a 500.
+_NO_KEY_MARKERS = ("Missing credentials", "api_key client option must be set", "Missing Anthropic API Key")
+
+
+class _StructuredModeRejected(Exception):
+    """A 400 while using tools= or response_format: the caller retries one mode lower."""
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt{'s' if n != 1 else ''}"
+
+
+def _parse_arguments(raw: Any) -> dict[str, Any] | str:
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = json.loads(raw or "{}", strict=False)
+    except (TypeError, json.JSONDecodeError):
+        return str(raw)
+    return value if isinstance(value, dict) else str(raw)

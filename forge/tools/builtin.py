@@ -1,0 +1,274 @@
+"""The built-in tools, registered through the `autogpt.tools` entry point (`builtin`).
+
+Docstrings become prompt text for every step, so they stay short. Tools return observations
+(strings); problems the model caused raise ToolError, which the agent feeds back to it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+
+from forge.errors import ToolError
+from forge.security.secrets import redact
+from forge.tools import web
+from forge.tools.base import ToolContext, tool
+from forge.tools.sandbox import run_command, run_python
+from forge.tools.shell_policy import check_command
+from forge.tools.workspace import display_path, resolve_in_workspace
+
+__all__ = [
+    "read_file",
+    "write_file",
+    "list_folder",
+    "web_search",
+    "read_webpage",
+    "execute_python",
+    "execute_shell",
+    "ask_user",
+    "finish",
+]
+
+# Schema hints, not validation (the tools refuse bad values with clearer messages). They reach
+# function specs and the embedded model's grammar, which then cannot produce an absolute path.
+RelativePath = Annotated[str, Field(json_schema_extra={"pattern": r"^[A-Za-z0-9_.][A-Za-z0-9_./ -]{0,199}$"})]
+OptionalRelativePath = Annotated[
+    str, Field(json_schema_extra={"pattern": r"^([A-Za-z0-9_.][A-Za-z0-9_./ -]{0,199})?$"})
+]
+HttpUrl = Annotated[str, Field(json_schema_extra={"pattern": r"^https?://[^ ]{1,500}$"})]
+
+MAX_LIST_ENTRIES = 200
+MAX_SEARCH_RESULTS = 10
+# Folders listed but not expanded: big, generated, and rarely what the model is looking for.
+_NOT_EXPANDED = frozenset({".git", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache"})
+
+
+def _workspace(ctx: ToolContext) -> Path:
+    ws = Path(ctx.workspace)
+    ws.mkdir(parents=True, exist_ok=True)
+    return ws.resolve()
+
+
+def _read_chunk_chars(ctx: ToolContext) -> int:
+    """Leave room for the truncation marker inside the agent's observation limit."""
+    return max(getattr(ctx.settings, "max_observation_chars", 2000) - 200, 1000)
+
+
+@tool
+def read_file(ctx: ToolContext, path: RelativePath, offset: Annotated[int, Field(ge=0)] = 0) -> str:
+    """Read a text file from the workspace.
+
+    Args:
+        path: File path relative to the workspace.
+        offset: Character to start at, for long files.
+    """
+    ws = _workspace(ctx)
+    target = resolve_in_workspace(ws, path, must_exist=True)
+    shown = display_path(ws, target)
+    if target.is_dir():
+        raise ToolError(f"{shown!r} is a folder; use list_folder to see its files")
+    if offset < 0:
+        raise ToolError("offset must be 0 or more")
+    size = target.stat().st_size
+    with open(target, "rb") as f:
+        if b"\x00" in f.read(8192):
+            raise ToolError(f"{shown!r} is a binary file ({size} bytes); read_file reads text files only")
+    chunk = _read_chunk_chars(ctx)
+    with open(target, encoding="utf-8", errors="replace", newline="") as f:
+        f.read(offset)
+        text = f.read(chunk + 1)
+    if not text:
+        return "(empty file)" if offset == 0 else f"(nothing after offset {offset}; the file has ended)"
+    if len(text) <= chunk:
+        return text
+    end = offset + chunk
+    return (
+        f"{text[:chunk]}\n[truncated: showed characters {offset}-{end} of a {size}-byte file; "
+        f"call read_file with offset={end} to read on]"
+    )
+
+
+@tool
+def write_file(ctx: ToolContext, path: RelativePath, content: str) -> str:
+    """Write text to a workspace file, replacing it.
+
+    Args:
+        path: File path relative to the workspace.
+        content: The full text.
+    """
+    ws = _workspace(ctx)
+    target = resolve_in_workspace(ws, path)
+    shown = display_path(ws, target)
+    if target.is_dir():
+        raise ToolError(f"{shown!r} is a folder; give a file path such as '{shown}/notes.txt'")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ToolError(f"cannot create {shown!r}: a parent of it is a file, not a folder") from None
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
+    # Write a temp file beside it and rename: a crash never leaves a half-written file.
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return f"wrote {len(content)} characters to {shown}"
+
+
+@tool
+def list_folder(ctx: ToolContext, path: RelativePath = ".") -> str:
+    """List the files in a workspace folder and its subfolders.
+
+    Args:
+        path: Folder relative to the workspace.
+    """
+    ws = _workspace(ctx)
+    target = resolve_in_workspace(ws, path, must_exist=True)
+    shown = display_path(ws, target)
+    if not target.is_dir():
+        raise ToolError(f"{shown!r} is a file, not a folder; use read_file to read it")
+    entries: list[str] = []
+    # followlinks=False: a symlinked folder is listed, never walked (it could lead anywhere).
+    for dirpath, dirnames, filenames in os.walk(target):
+        base = Path(dirpath)
+        rel = base.relative_to(target)
+        for name in sorted(dirnames):
+            full = base / name
+            if full.is_symlink():
+                entries.append(f"{(rel / name).as_posix()} -> {os.readlink(full)}")
+            else:
+                suffix = " (not expanded)" if name in _NOT_EXPANDED else ""
+                entries.append(f"{(rel / name).as_posix()}/{suffix}")
+        dirnames[:] = sorted(d for d in dirnames if d not in _NOT_EXPANDED and not (base / d).is_symlink())
+        for name in sorted(filenames):
+            full = base / name
+            if full.is_symlink():
+                entries.append(f"{(rel / name).as_posix()} -> {os.readlink(full)}")
+            else:
+                entries.append(f"{(rel / name).as_posix()} ({_size(full)})")
+        if len(entries) > MAX_LIST_ENTRIES:
+            break
+    if not entries:
+        return f"{shown} is empty"
+    entries.sort()
+    budget = _read_chunk_chars(ctx)
+    shown_entries: list[str] = []
+    for entry in entries[:MAX_LIST_ENTRIES]:
+        budget -= len(entry) + 1
+        if budget < 0:
+            break
+        shown_entries.append(entry)
+    more = ""
+    if len(shown_entries) < len(entries):
+        more = f"\n[listing cut after {len(shown_entries)} entries; list a subfolder to see more]"
+    return f"Contents of {shown}:\n" + "\n".join(shown_entries) + more
+
+
+def _size(path: Path) -> str:
+    try:
+        size = float(path.stat().st_size)
+    except OSError:
+        return "unreadable"
+    if size < 1024:
+        return "1 byte" if size == 1 else f"{int(size)} bytes"
+    for unit in ("KB", "MB"):
+        size /= 1024
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+    return f"{size / 1024:.1f} GB"
+
+
+@tool
+def web_search(
+    ctx: ToolContext, query: str, max_results: Annotated[int, Field(ge=1, le=MAX_SEARCH_RESULTS)] = 5
+) -> str:
+    """Search the web.
+
+    Args:
+        query: What to search for.
+        max_results: How many results (1-10).
+    """
+    if not query.strip():
+        raise ToolError("query is empty; say what to search for")
+    count = min(max(max_results, 1), MAX_SEARCH_RESULTS)
+    backend = web.get_search_backend(ctx.settings.search_backend, ctx.settings)
+    return web.format_results(query, backend.search(query, count)[:count])
+
+
+@tool
+def read_webpage(ctx: ToolContext, url: HttpUrl, question: str | None = None) -> str:
+    """Read a web page's text and links.
+
+    Args:
+        url: The http(s) URL.
+        question: If set, return only the paragraphs relevant to it.
+    """
+    return web.read_webpage(url, ctx.settings, question)
+
+
+@tool
+def execute_python(ctx: ToolContext, code: str = "", file: OptionalRelativePath = "") -> str:
+    """Run Python in a sandbox with the workspace as cwd and no network.
+
+    Args:
+        code: Python source to run.
+        file: Or a .py file in the workspace.
+    """
+    if bool(code.strip()) == bool(file.strip()):
+        raise ToolError("give exactly one of code (Python source) or file (a .py file in the workspace)")
+    ws = _workspace(ctx)
+    if file.strip():
+        target = resolve_in_workspace(ws, file, must_exist=True)
+        if not target.is_file():
+            raise ToolError(f"{display_path(ws, target)!r} is not a file")
+        result = run_python(ws, ctx.settings, file=target)
+    else:
+        result = run_python(ws, ctx.settings, code=code)
+    return redact(result.observation())
+
+
+@tool
+def execute_shell(ctx: ToolContext, command: str) -> str:
+    """Run one command (no pipes, redirects or chaining) in the workspace sandbox.
+
+    Args:
+        command: e.g. "ls -la" or "grep -n TODO notes.txt".
+    """
+    argv = check_command(command, ctx.settings.shell_allowlist, ctx.settings.shell_denylist)
+    return redact(run_command(argv, _workspace(ctx), ctx.settings).observation())
+
+
+@tool
+def ask_user(ctx: ToolContext, question: str) -> str:
+    """Ask the user a question and wait for the answer.
+
+    Args:
+        question: The question.
+    """
+    if ctx.ask_user is None:
+        return "No user is available in this run; decide yourself and continue."
+    answer = ctx.ask_user(question)
+    if not answer.strip():
+        return "The user gave no answer; decide yourself and continue."
+    return f"The user answered: {answer}"
+
+
+@tool(ends_run=True)
+def finish(reason: str) -> str:
+    """End the run: the goal is done or cannot be done.
+
+    Args:
+        reason: What was achieved, or why it is impossible.
+    """
+    return reason

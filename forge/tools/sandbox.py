@@ -1,0 +1,528 @@
+"""Run model-written code and commands with limits, inside bubblewrap by default.
+
+`bwrap` mode: new user/pid/net/ipc/uts namespaces, uid/gid 65534, no network, read-only /usr and
+a few /etc files, the workspace bound read-write at /workspace (the cwd), a small tmpfs /tmp, an
+empty environment except PATH/HOME/LANG. Debian's /usr/bin/python3 runs the code, so nothing under
+/root (pyenv, the venv) is needed inside.
+
+`none` mode (unsafe): the same limits and a clean environment, but no isolation.
+
+Limits, and how each is enforced:
+  - memory: RLIMIT_AS (per process) -> MemoryError in Python;
+  - CPU: RLIMIT_CPU, a backstop behind the wall-clock timeout;
+  - file size: RLIMIT_FSIZE, plus a size cap on the sandbox's tmpfs;
+  - wall clock: the whole process group is SIGKILLed; in bwrap mode `--die-with-parent` and the
+    pid namespace take every sandboxed process down with it;
+  - processes: a watchdog counts the sandbox's processes and kills it past the limit. RLIMIT_NPROC
+    alone is not enough: the kernel never applies it to processes whose real uid is root outside
+    the namespace (what bwrap gives when we run as root), and set before bwrap it would count
+    every process of the user. So when not root, `prlimit` sets it *inside* the namespace, where it
+    counts only the sandbox's processes and makes fork() fail cleanly before the watchdog fires.
+    In `none` mode the watchdog follows the session, so a child that calls setsid() escapes it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from forge.errors import ConfigError, ToolError
+from forge.security.secrets import clean_env
+
+if TYPE_CHECKING:
+    from forge.config import Settings
+
+BWRAP_FALLBACK = "/usr/bin/bwrap"  # when PATH is minimal (services, cron)
+SANDBOX_WORKDIR = "/workspace"
+SANDBOX_UID = 65534
+SYSTEM_PYTHON = "/usr/bin/python3"
+PRLIMIT = "/usr/bin/prlimit"
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+# /etc entries programs need to start; the rest of /etc stays out (it may hold secrets, and
+# inside the namespace root-owned files look like ours).
+ETC_FILES = (
+    "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+    "/etc/nsswitch.conf", "/etc/passwd", "/etc/group", "/etc/mime.types",
+)
+FILE_SIZE_MB = 64  # largest single file sandboxed code may write
+OUTPUT_KILL_BYTES = 50 * 1024 * 1024  # stop a runaway print loop instead of reading it for minutes
+_SCAN_INTERVAL = 0.02  # seconds between process counts (one small directory read with bwrap)
+_HOST_SCAN_INTERVAL = 0.1  # when counting means reading every process of the host (none mode)
+_DRAIN_GRACE = 2.0  # seconds to wait for the output pipe after killing
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float
+    memory_mb: int
+    max_processes: int
+    output_chars: int
+    file_size_mb: int = FILE_SIZE_MB
+
+    @classmethod
+    def from_settings(cls, settings: Settings, timeout: float | None = None) -> Limits:
+        # The agent cuts observations at max_observation_chars from the front, which would drop
+        # the tail (the traceback); capping here first keeps both ends.
+        observation = getattr(settings, "max_observation_chars", None) or settings.code_output_chars
+        return cls(
+            timeout=settings.code_timeout if timeout is None else timeout,
+            memory_mb=settings.code_memory_mb,
+            max_processes=settings.code_max_processes,
+            output_chars=min(settings.code_output_chars, max(observation - 150, 500)),
+        )
+
+
+@dataclass
+class SandboxResult:
+    exit_code: int | None  # None when we killed it
+    output: str  # stdout and stderr interleaved, capped
+    timed_out: bool = False
+    killed_reason: str | None = None  # e.g. "exceeded the 30s time limit"
+    truncated: bool = False
+    duration: float = 0.0
+    note: str | None = None  # what a crash most likely means, e.g. the memory limit
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and self.killed_reason is None
+
+    def observation(self) -> str:
+        """The text the model sees: what happened first, then the output."""
+        if self.killed_reason:
+            status = f"killed: {self.killed_reason}"
+        else:
+            status = f"exit code {self.exit_code}"
+        if self.note:
+            status += f" ({self.note})"
+        return f"{status}\n{self.output}" if self.output.strip() else f"{status}; no output"
+
+
+# Capture ---------------------------------------------------------------------------------------
+class _Capture:
+    """Keeps the head and the tail of the output (tracebacks are at the end) within a budget."""
+
+    def __init__(self, limit: int):
+        self.head_max = max(limit // 2, 1)
+        self.tail_max = max(limit - self.head_max, 1)
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.head_max - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data
+            del self.tail[: max(len(self.tail) - self.tail_max, 0)]
+
+    def text(self) -> tuple[str, bool]:
+        omitted = self.total - len(self.head) - len(self.tail)
+        head = self.head.decode("utf-8", "replace")
+        tail = self.tail.decode("utf-8", "replace")
+        if omitted <= 0:
+            return head + tail, False
+        return f"{head}\n[... {omitted} bytes of output omitted ...]\n{tail}", True
+
+
+# Process accounting ----------------------------------------------------------------------------
+def _proc_pids() -> list[int]:
+    try:
+        return [int(e.name) for e in os.scandir("/proc") if e.name.isdigit()]
+    except OSError:
+        return []
+
+
+def _pidns_inode(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/pid").st_ino
+    except OSError:
+        return None
+
+
+def _session_id(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2 :].split()[3])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class _Members:
+    """Counts and finds the sandbox's processes: its pid namespace (bwrap) or its session (none)."""
+
+    def __init__(self, session: int):
+        self.session = session
+        self.pidns: int | None = None
+        self.init_pid: int | None = None
+
+    def set_info(self, info: dict[str, int]) -> None:
+        self.init_pid = int(info["child-pid"])
+        self.pidns = int(info.get("pid-namespace") or _pidns_inode(self.init_pid) or 0) or None
+
+    @property
+    def scan_interval(self) -> float:
+        return _SCAN_INTERVAL if self.init_pid is not None else _HOST_SCAN_INTERVAL
+
+    def count(self) -> int:
+        if self.init_pid is None:
+            return len(self.pids())
+        # The sandbox's own /proc lists exactly its pids (nested namespaces included) and costs one
+        # directory read, which matters while a fork bomb is eating the CPU. Until bwrap has mounted
+        # it, the path shows the host's /proc, and nothing of the payload runs yet.
+        inner = f"/proc/{self.init_pid}/root/proc"
+        try:
+            if os.stat(inner).st_dev == os.stat("/proc").st_dev:
+                return 0
+            return sum(1 for e in os.scandir(inner) if e.name.isdigit())
+        except PermissionError:  # not root and bwrap made itself undumpable: scan the host's /proc
+            return len(self.pids())
+        except OSError:
+            return 0  # the namespace is gone
+
+    def pids(self) -> list[int]:
+        if self.pidns is not None:
+            ns = self.pidns
+            return [p for p in _proc_pids() if _pidns_inode(p) == ns]
+        return [p for p in _proc_pids() if _session_id(p) == self.session]
+
+
+# Command lines ---------------------------------------------------------------------------------
+def find_bwrap() -> str:
+    path = shutil.which("bwrap") or (BWRAP_FALLBACK if os.path.exists(BWRAP_FALLBACK) else None)
+    if path is None:
+        raise ToolError(
+            "the code sandbox is unavailable: bubblewrap is not installed; install it "
+            "(apt-get install bubblewrap) or set AUTOGPT_SANDBOX=none to run code unsandboxed"
+        )
+    return path
+
+
+def _root_entries() -> list[str]:
+    """Recreate /bin, /lib, ... as on the host: symlinks into /usr on merged-/usr systems."""
+    args: list[str] = []
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = f"/{name}"
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def bwrap_argv(bwrap: str, workspace: Path, limits: Limits, info_fd: int) -> list[str]:
+    tmp_bytes = str(min(limits.memory_mb, 256) * 1024 * 1024)
+    args = [
+        bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--clearenv",
+        "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
+        "--disable-userns",  # no nested namespaces to hide processes in or regain capabilities
+        "--ro-bind", "/usr", "/usr", *_root_entries(),
+    ]
+    for path in ETC_FILES:
+        args += ["--ro-bind-try", path, path]
+    args += [
+        "--proc", "/proc", "--dev", "/dev",
+        "--size", tmp_bytes, "--tmpfs", "/tmp",
+        "--size", tmp_bytes, "--tmpfs", "/dev/shm",
+        "--bind", str(workspace), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR,
+        # The root is an unbounded tmpfs made by bwrap (/etc, /workspace live in it): freeze it.
+        "--remount-ro", "/",
+        "--info-fd", str(info_fd),
+    ]
+    for key, value in _child_env(SANDBOX_WORKDIR).items():
+        args += ["--setenv", key, value]
+    return args
+
+
+def _child_env(home: str) -> dict[str, str]:
+    return {
+        "PATH": SANDBOX_PATH, "HOME": home, "LANG": "C.UTF-8", "TMPDIR": "/tmp",
+        "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def _rlimits(limits: Limits) -> Callable[[], None]:
+    """preexec_fn: limits inherited by bwrap (tiny) and by everything it starts."""
+    memory = limits.memory_mb * 1024 * 1024
+    cpu = math.ceil(limits.timeout) + 1
+    fsize = limits.file_size_mb * 1024 * 1024
+
+    def apply() -> None:
+        os.nice(10)  # under a fork bomb the supervisor (us) must still get the CPU to kill it
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def python_executable(sandbox: str) -> str:
+    if os.path.exists(SYSTEM_PYTHON):
+        return SYSTEM_PYTHON
+    if sandbox == "bwrap":
+        raise ToolError(f"{SYSTEM_PYTHON} is missing; install python3 (apt-get install python3)")
+    return sys.executable
+
+
+# Running ---------------------------------------------------------------------------------------
+def run_sandboxed(
+    argv: Sequence[str],
+    *,
+    workspace: Path,
+    settings: Settings,
+    timeout: float | None = None,
+    stdin: bytes | None = None,
+) -> SandboxResult:
+    """Run `argv` with the workspace as cwd, under `settings.sandbox` and the code_* limits."""
+    limits = Limits.from_settings(settings, timeout)
+    workspace = workspace.resolve()
+    workspace.mkdir(parents=True, exist_ok=True)
+    mode = settings.sandbox
+    if mode not in ("bwrap", "none"):
+        raise ConfigError(f"unknown sandbox {mode!r}; set AUTOGPT_SANDBOX to 'bwrap' or 'none'")
+
+    info_r = info_w = -1
+    if mode == "bwrap":
+        bwrap = find_bwrap()
+        info_r, info_w = os.pipe()
+        payload = list(argv)
+        if os.geteuid() != 0 and os.path.exists(PRLIMIT):
+            n = limits.max_processes
+            payload = [PRLIMIT, f"--nproc={n}:{n}", "--", *payload]
+        cmd = [*bwrap_argv(bwrap, workspace, limits, info_w), *payload]
+        env: dict[str, str] = {}
+    else:
+        cmd = list(argv)
+        env = clean_env(_child_env(str(workspace)))
+
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=workspace,
+            env=env,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            bufsize=0,
+            start_new_session=True,
+            preexec_fn=_rlimits(limits),
+            pass_fds=(info_w,) if info_w >= 0 else (),
+        )
+    except FileNotFoundError:
+        raise ToolError(f"command not found: {argv[0]!r}") from None
+    except OSError as e:  # not executable, ...
+        raise ToolError(f"cannot run {argv[0]!r}: {e.strerror or e}") from None
+    finally:
+        if info_w >= 0:
+            os.close(info_w)
+    try:
+        result = _supervise(proc, limits, stdin, info_r, started)
+    finally:
+        if info_r >= 0:
+            os.close(info_r)
+    if mode == "bwrap" and result.exit_code == 1 and result.output.startswith("bwrap: "):
+        _raise_bwrap_error(result.output, argv)
+    return result
+
+
+def _raise_bwrap_error(output: str, argv: Sequence[str]) -> None:
+    message = output.strip().splitlines()[0].removeprefix("bwrap: ")
+    if message.startswith("execvp"):
+        raise ToolError(f"command not found in the sandbox: {argv[0]!r}")
+    raise ToolError(
+        f"the code sandbox failed to start ({message}); unprivileged user namespaces may be disabled: "
+        "enable them or set AUTOGPT_SANDBOX=none"
+    )
+
+
+def _supervise(
+    proc: subprocess.Popen[bytes], limits: Limits, stdin: bytes | None, info_r: int, started: float
+) -> SandboxResult:
+    """Feed stdin, collect output, and enforce the wall clock, process and output limits."""
+    assert proc.stdout is not None
+    members = _Members(session=proc.pid)
+    capture = _Capture(limits.output_chars)
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout.fileno(), selectors.EVENT_READ, "out")
+    info = bytearray()
+    if info_r >= 0:
+        sel.register(info_r, selectors.EVENT_READ, "info")
+    pending = memoryview(stdin or b"")
+    child_stdin = proc.stdin
+    if child_stdin is not None:
+        os.set_blocking(child_stdin.fileno(), False)
+        sel.register(child_stdin.fileno(), selectors.EVENT_WRITE, "in")
+
+    deadline = started + limits.timeout
+    killed_reason: str | None = None
+    timed_out = False
+    stop_at: float | None = None  # set once the main process is gone or killed
+    next_scan = started
+    out_open = True
+
+    while out_open:
+        now = time.monotonic()
+        if killed_reason is None:
+            if now >= deadline:
+                killed_reason, timed_out = f"exceeded the {limits.timeout:g}s time limit", True
+            elif capture.total > OUTPUT_KILL_BYTES:
+                killed_reason = f"printed more than {OUTPUT_KILL_BYTES // 2**20} MB of output"
+            elif now >= next_scan:
+                next_scan = now + members.scan_interval
+                if members.count() > limits.max_processes:
+                    killed_reason = f"exceeded the {limits.max_processes}-process limit"
+            if killed_reason is not None:
+                _kill_all(proc, members)
+                stop_at = now + _DRAIN_GRACE
+        if stop_at is None and proc.poll() is not None:
+            # Done. Anything it left running (none mode: same session) must not outlive it.
+            _kill_leftovers(members)
+            stop_at = now + _DRAIN_GRACE
+        if stop_at is not None and now >= stop_at:
+            break  # something still holds the pipe open; do not hang on it
+        wait = _SCAN_INTERVAL if stop_at else min(_SCAN_INTERVAL, max(deadline - now, 0.0))
+        for key, _ in sel.select(timeout=wait):
+            fd = int(key.fd)
+            if key.data == "in":
+                try:
+                    pending = pending[os.write(fd, pending[:65536]) :]
+                except BlockingIOError:
+                    continue
+                except OSError:  # the child exited or closed stdin: drop the rest
+                    pending = pending[:0]
+                if not pending and child_stdin is not None:
+                    sel.unregister(fd)
+                    child_stdin.close()
+                continue
+            data = os.read(fd, 65536)
+            if key.data == "info":
+                info += data
+                if not data:
+                    sel.unregister(fd)
+                    _read_info(bytes(info), members)
+            elif data:
+                capture.feed(data)
+            else:
+                out_open = False
+    sel.close()
+    if child_stdin is not None and not child_stdin.closed:
+        child_stdin.close()
+    proc.stdout.close()
+    try:
+        code: int | None = proc.wait(timeout=_DRAIN_GRACE)
+    except subprocess.TimeoutExpired:
+        _kill_all(proc, members)
+        code = None
+    output, truncated = capture.text()
+    return SandboxResult(
+        exit_code=None if killed_reason else code,
+        output=output,
+        timed_out=timed_out,
+        killed_reason=killed_reason,
+        truncated=truncated,
+        duration=time.monotonic() - started,
+        note=None if killed_reason else _explain(code, output, limits),
+    )
+
+
+def _read_info(info: bytes, members: _Members) -> None:
+    """bwrap's --info-fd JSON names the namespace's init; its pid namespace is the sandbox."""
+    try:
+        members.set_info(json.loads(info))
+    except (ValueError, KeyError, TypeError):
+        pass
+
+
+def _signal(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _kill_all(proc: subprocess.Popen[bytes], members: _Members) -> None:
+    """SIGKILL the process group, then every process of the sandbox.
+
+    Killing bwrap's init would take the pid namespace down, but only once the scheduler runs
+    init, and a fork bomb keeps it waiting while the bomb grows. So we SIGKILL every member
+    ourselves, pass after pass, until a pass finds nothing new: a process with a pending
+    SIGKILL cannot fork, so nothing new means nothing can be born any more.
+    """
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    # Check the namespace again so a recycled pid is never hit.
+    if members.init_pid is not None and _pidns_inode(members.init_pid) == members.pidns:
+        _signal([members.init_pid])
+    _kill_leftovers(members)
+
+
+def _kill_leftovers(members: _Members) -> None:
+    """SIGKILL the sandbox's processes until no new one appears (bounded, to never spin)."""
+    killed: set[int] = set()
+    for _ in range(100):
+        fresh = [pid for pid in members.pids() if pid not in killed]
+        if not fresh:
+            return
+        _signal(fresh)
+        killed.update(fresh)
+
+
+def _explain(code: int | None, output: str, limits: Limits) -> str | None:
+    """A hint for crashes caused by our limits, which the raw output does not make obvious."""
+    if code is None or code == 0:
+        return None
+    signum = -code if code < 0 else code - 128 if code > 128 else 0
+    tail = output[-2000:]
+    if "MemoryError" in tail or "Cannot allocate memory" in tail:
+        return f"MemoryError: the code hit the {limits.memory_mb} MB memory limit"
+    if signum == signal.SIGXCPU or signum == signal.SIGKILL:
+        name = signal.Signals(signum).name
+        return f"killed by {name}: CPU time or memory limit ({limits.memory_mb} MB) reached"
+    if signum == signal.SIGXFSZ or "File too large" in tail:
+        return f"a file exceeded the {limits.file_size_mb} MB size limit"
+    try:
+        return f"killed by {signal.Signals(signum).name}" if signum else None
+    except ValueError:  # an exit status above 128 that is no signal we know
+        return None
+
+
+def run_python(
+    workspace: Path, settings: Settings, *, code: str | None = None, file: Path | None = None
+) -> SandboxResult:
+    """Run Python source (fed on stdin) or a workspace file with the system python3.
+
+    `-E -s` rather than `-I`: same isolation from env vars and user site, but the script's
+    folder stays on sys.path so code can import modules it wrote into the workspace.
+    """
+    python = python_executable(settings.sandbox)
+    base = [python, "-E", "-s", "-u", "-B"]
+    if file is not None:
+        rel = file.resolve().relative_to(workspace.resolve()).as_posix()
+        return run_sandboxed([*base, f"./{rel}"], workspace=workspace, settings=settings)
+    return run_sandboxed([*base, "-"], workspace=workspace, settings=settings, stdin=(code or "").encode())
+
+
+def run_command(argv: Sequence[str], workspace: Path, settings: Settings) -> SandboxResult:
+    """Run an already policy-checked argv with the shell timeout."""
+    return run_sandboxed(argv, workspace=workspace, settings=settings, timeout=settings.shell_timeout)

@@ -1,0 +1,405 @@
+"""Web search behind a pluggable backend, and page reading with a real browser.
+
+Search backends are looked up by name (`settings.search_backend`): `ddgs` is built in, tests and
+offline benchmarks register their own with `register_search_backend`, and packages can provide one
+through the `autogpt.search_backends` entry-point group (the entry point loads a factory that takes
+the Settings and returns a backend).
+
+Pages are rendered by headless Chromium through Playwright (JavaScript runs, so client-rendered
+sites work); when the browser is missing or fails, a plain HTTP fetch with httpx takes over. Both
+paths feed the same extraction: trafilatura for the main text, lxml for the title and links.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+from forge.errors import ConfigError, ToolError
+from forge.security.secrets import clean_env
+
+if TYPE_CHECKING:
+    from forge.config import Settings
+
+SEARCH_ENTRY_POINT_GROUP = "autogpt.search_backends"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run", "--disable-quic",
+]
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36"
+MAX_TEXT_CHARS = 6000  # page text handed to the model, at most
+MAX_LINKS = 20
+MAX_SNIPPET_CHARS = 200
+MAX_ANSWER_PARAGRAPHS = 5
+MAX_DOWNLOAD_BYTES = 5 * 1024 * 1024
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_SETTLE_MS = 2000  # after DOMContentLoaded, how long to give scripts to render before reading
+
+T = TypeVar("T")
+
+
+# Search --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SearchResult:
+    title: str
+    url: str
+    snippet: str = ""
+
+
+class SearchBackend(Protocol):
+    def search(self, query: str, max_results: int) -> list[SearchResult]: ...
+
+
+SearchBackendFactory = Callable[["Settings"], SearchBackend]
+
+
+def _short(error: object, limit: int = 160) -> str:
+    """One line of at most `limit` characters from an exception or message."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class DDGSBackend:
+    """Metasearch through `ddgs` (DuckDuckGo, Bing, Brave, ... no API key)."""
+
+    def __init__(self, timeout: float = 10.0, proxy: str | None = None):
+        self.timeout = timeout
+        self.proxy = proxy
+
+    def search(self, query: str, max_results: int) -> list[SearchResult]:
+        from ddgs import DDGS
+        from ddgs.exceptions import DDGSException
+
+        def run() -> list[dict[str, Any]]:
+            client = DDGS(proxy=self.proxy, timeout=max(int(self.timeout), 1))
+            return client.text(query, max_results=max_results)
+
+        deadline = self.timeout * 2
+        try:
+            # ddgs queries engines in batches, each allowed the full timeout; the deadline keeps a
+            # slow network from stalling the agent for several timeouts in a row.
+            rows = _with_deadline(run, deadline)
+        except TimeoutError:
+            raise ToolError(f"web search timed out after {deadline:g}s; try again later") from None
+        except DDGSException as e:
+            if "No results found" in str(e):
+                return []
+            raise ToolError(f"web search unavailable (no network?): {_short(e)}") from None
+        except OSError as e:
+            raise ToolError(f"web search unavailable (no network?): {_short(e)}") from None
+        return [
+            SearchResult(str(r.get("title", "")), str(r.get("href", "")), str(r.get("body", "")))
+            for r in rows
+        ]
+
+
+def _with_deadline(func: Callable[[], T], seconds: float) -> T:
+    """Run `func` in a daemon thread; raise TimeoutError if it is not done in time (it is left
+    to finish on its own, and cannot keep the process alive at exit)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = func()
+        except BaseException as e:  # handed to the caller's thread
+            box["error"] = e
+
+    thread = threading.Thread(target=target, name="web-deadline", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+_FACTORIES: dict[str, SearchBackendFactory] = {
+    "ddgs": lambda settings: DDGSBackend(timeout=settings.web_timeout),
+}
+
+
+def register_search_backend(name: str, factory: SearchBackendFactory) -> None:
+    """Make `factory(settings)` available as search backend `name` (replaces an existing one)."""
+    _FACTORIES[name] = factory
+
+
+def unregister_search_backend(name: str) -> None:
+    _FACTORIES.pop(name, None)
+
+
+def get_search_backend(name: str, settings: Settings | None = None) -> SearchBackend:
+    """The backend registered as `name`, else one from the `autogpt.search_backends` entry points."""
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        for ep in _entry_points():
+            if ep.name == name:
+                factory = _FACTORIES[name] = ep.load()
+                break
+    if factory is None:
+        known = sorted({*_FACTORIES, *(ep.name for ep in _entry_points())})
+        raise ConfigError(
+            f"unknown search backend {name!r}; set AUTOGPT_SEARCH_BACKEND to one of: {', '.join(known)}"
+        )
+    if settings is None:
+        from forge.config import Settings
+
+        settings = Settings()
+    return factory(settings)
+
+
+def _entry_points() -> list[Any]:
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group=SEARCH_ENTRY_POINT_GROUP))
+
+
+def format_results(query: str, results: list[SearchResult]) -> str:
+    if not results:
+        return f"no results for {query!r}; try other words"
+    lines = []
+    for i, r in enumerate(results, 1):
+        lines.append(f"{i}. {r.title}\n   {r.url}")
+        snippet = " ".join(r.snippet.split())
+        if len(snippet) > MAX_SNIPPET_CHARS:
+            snippet = snippet[: MAX_SNIPPET_CHARS - 3] + "..."
+        if snippet:
+            lines.append(f"   {snippet}")
+    return "\n".join(lines)
+
+
+# Pages ---------------------------------------------------------------------------------------
+@dataclass
+class Link:
+    text: str
+    url: str
+
+
+@dataclass
+class WebPage:
+    url: str
+    title: str
+    text: str
+    links: list[Link] = field(default_factory=list)
+    via: str = "browser"  # or "http"
+    note: str | None = None  # why the browser was not used
+
+
+def check_url(url: str) -> str:
+    """Only http(s) URLs with a host: no file://, data:, javascript:, chrome://, ..."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ToolError(f"only http:// and https:// URLs can be read, not {url[:80]!r}")
+    return url
+
+
+def fetch_page(url: str, settings: Settings) -> WebPage:
+    """Render `url` in Chromium, or fetch it over plain HTTP when the browser is unavailable."""
+    url = check_url(url)
+    note: str | None
+    if Path(settings.browser_path).is_file():
+        try:
+            html, final_url = _call_sync_api(_browser_fetch, url, settings)
+            return _to_page(html, final_url, via="browser")
+        except _HTTPStatusError as e:
+            raise ToolError(str(e)) from None
+        except Exception as e:  # any browser failure: launch, crash, navigation
+            first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            note = f"browser failed: {_short(first_line, 100)}"
+    else:
+        note = f"no browser at {settings.browser_path}"
+    html, final_url = _http_fetch(url, settings)
+    page = _to_page(html, final_url, via="http")
+    page.note = note
+    return page
+
+
+class _HTTPStatusError(Exception):
+    pass
+
+
+def _call_sync_api(func: Callable[..., T], *args: Any) -> T:
+    """Playwright's sync API refuses to run in a thread with a running asyncio loop: use a worker."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return func(*args)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright") as pool:
+        return pool.submit(func, *args).result()
+
+
+def _browser_fetch(url: str, settings: Settings) -> tuple[str, str]:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    timeout_ms = settings.web_timeout * 1000
+    env: dict[str, str | float | bool] = dict(clean_env())
+    with tempfile.TemporaryDirectory(prefix="autogpt-browser-") as home, sync_playwright() as pw:
+        # The browser renders untrusted pages: it gets no API keys from our environment.
+        browser = pw.chromium.launch(
+            executable_path=settings.browser_path,
+            args=CHROMIUM_ARGS,
+            env={**env, "HOME": home},
+            timeout=timeout_ms,
+        )
+        try:
+            context = browser.new_context(user_agent=USER_AGENT, accept_downloads=False)
+            page = context.new_page()
+            response = page.goto(url, timeout=timeout_ms, wait_until="domcontentloaded")
+            if response is not None and response.status >= 400:
+                raise _HTTPStatusError(f"HTTP {response.status} {response.status_text} for {url}".strip())
+            try:
+                page.wait_for_load_state("networkidle", timeout=min(_SETTLE_MS, timeout_ms))
+            except PlaywrightTimeout:
+                pass  # pages that keep polling never go idle; read what is there
+            return page.content(), page.url
+        finally:
+            browser.close()
+
+
+def _http_fetch(url: str, settings: Settings) -> tuple[str, str]:
+    import httpx
+
+    try:
+        headers = {"User-Agent": USER_AGENT}
+        with (
+            httpx.Client(follow_redirects=True, timeout=settings.web_timeout, headers=headers) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code >= 400:
+                raise ToolError(f"HTTP {response.status_code} {response.reason_phrase} for {url}")
+            ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype and not (ctype.startswith("text/") or ctype in (*_HTML_TYPES, "application/json")):
+                raise ToolError(f"{url} is {ctype}, not a web page; read_webpage reads HTML and text")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) >= MAX_DOWNLOAD_BYTES:
+                    break
+            encoding = response.encoding or "utf-8"
+            text = bytes(body).decode(encoding, "replace")
+            if ctype and ctype not in _HTML_TYPES:
+                text = f"<html><body><pre>{_escape(text)}</pre></body></html>"
+            return text, str(response.url)
+    except httpx.HTTPError as e:
+        raise ToolError(f"could not fetch {url}: {_short(e)}") from None
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _to_page(html: str, url: str, via: str) -> WebPage:
+    import lxml.etree
+    import lxml.html
+    import trafilatura
+
+    html = re.sub(r"^\s*<\?xml[^>]*\?>", "", html)  # lxml refuses str input with an encoding declaration
+    try:
+        doc = lxml.html.document_fromstring(html)
+    except (ValueError, lxml.etree.ParserError):  # empty or only comments
+        return WebPage(url=url, title="", text="", via=via)
+    title = " ".join((doc.findtext(".//title") or "").split())
+    links: list[Link] = []
+    seen: set[str] = set()
+    for a in doc.iter("a"):
+        href = a.get("href")
+        if not href:
+            continue
+        target = urljoin(url, href.strip()).split("#")[0]
+        if urlsplit(target).scheme not in ("http", "https") or target in seen:
+            continue
+        seen.add(target)
+        links.append(Link(text=" ".join(a.text_content().split())[:80], url=target))
+    text = trafilatura.extract(html, url=url, favor_recall=True, include_comments=False, include_tables=True)
+    if not text:
+        for bad in doc.xpath("//script|//style|//noscript|//template"):
+            bad.drop_tree()
+        body = doc.find("body")
+        raw = (body if body is not None else doc).text_content()
+        text = "\n".join(" ".join(line.split()) for line in raw.splitlines() if line.strip())
+    return WebPage(url=url, title=title, text=text, links=links, via=via)
+
+
+# Answering a question from a page --------------------------------------------------------------
+_STOPWORDS = frozenset(
+    "a an and are as at be by does did do for from has have how i in is it its of on or that the this "
+    "to was were what when where which who why will with you your about into than then there these "
+    "they can could should would page site".split()
+)
+
+
+def _terms(text: str) -> set[str]:
+    words = re.findall(r"[^\W_]+", text.lower())
+    return {w.rstrip("s") if len(w) > 3 else w for w in words if w not in _STOPWORDS and len(w) > 1}
+
+
+def relevant_paragraphs(text: str, question: str, limit: int = MAX_ANSWER_PARAGRAPHS) -> list[str]:
+    """The paragraphs sharing the most words with `question`, in page order.
+
+    Simple keyword overlap (lower-cased words, stop words dropped, a trailing 's' ignored), each
+    shared word weighted by its rarity on the page so that a word found in every paragraph counts
+    little; paragraphs scoring under half the best are dropped. No embeddings and no model call:
+    fast and offline, but blind to synonyms.
+    """
+    wanted = _terms(question)
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n|\n", text) if p.strip()]
+    terms = [wanted & _terms(p) for p in paragraphs]
+    df = Counter(t for found in terms for t in found)
+    weight = {t: math.log(1 + len(paragraphs) / n) for t, n in df.items()}
+    scores = [sum(weight[t] for t in found) for found in terms]
+    top = max(scores, default=0.0)
+    if top <= 0:
+        return []
+    ranked = sorted((i for i, s in enumerate(scores) if s >= top / 2), key=lambda i: (-scores[i], i))
+    return [paragraphs[i] for i in sorted(ranked[:limit])]
+
+
+def format_page(page: WebPage, question: str | None = None, budget: int = MAX_TEXT_CHARS) -> str:
+    """Title, URL, text and links within `budget` characters (links get at most a quarter)."""
+    head = [f"Title: {page.title or '(none)'}", f"URL: {page.url}"]
+    if page.note:
+        head.append(f"(read over plain HTTP without JavaScript: {page.note})")
+    text = page.text
+    if question:
+        found = relevant_paragraphs(text, question)
+        if found:
+            head.append(f"Paragraphs most relevant to {question!r}:")
+            text = "\n\n".join(found)
+        else:
+            head.append(f"No paragraph mentions the words of {question!r}; the page starts with:")
+    links: list[str] = []
+    for link in page.links[:MAX_LINKS]:
+        line = f"- {link.text or '(no text)'}: {link.url}"
+        if sum(len(x) + 1 for x in links) + len(line) > budget // 4:
+            break
+        links.append(line)
+    if len(page.links) > len(links):
+        links.append(f"- ... {len(page.links) - len(links)} more links")
+    room = budget - sum(len(x) + 1 for x in [*head, *links]) - 120
+    max_chars = min(max(room, 300), MAX_TEXT_CHARS)
+    if len(text) > max_chars:
+        hint = "" if question else "; pass a question to get the relevant parts"
+        text = text[:max_chars] + f"\n[... page text cut at {max_chars} characters{hint}]"
+    body = [*head, "", text or "(no readable text on this page)"]
+    if page.links:
+        body += ["", "Links:", *links]
+    return "\n".join(body)
+
+
+def read_webpage(url: str, settings: Settings, question: str | None = None) -> str:
+    """Read `url` and return its title, text (or the paragraphs relevant to `question`) and links."""
+    budget = getattr(settings, "max_observation_chars", None) or MAX_TEXT_CHARS
+    return format_page(fetch_page(url, settings), question, budget)
