@@ -235,3 +235,15 @@ def test_secrets_never_reach_the_run_record(settings, monkeypatch):
         assert secret not in f.read_text(), f.name
     assert "[REDACTED]" in (agent.log.dir / "events.jsonl").read_text()
     assert secret not in agent.history[0].output and "[REDACTED]" in agent.history[0].output  # not in prompts
+
+
+def test_provider_failure_is_recorded_then_raised(settings):
+    from forge.errors import LLMError
+
+    agent, _ = start(settings, [decision("note", text="a"), LLMError("provider down after 5 attempts")])
+    with pytest.raises(LLMError):
+        loop.run(agent)
+    state = read_state(agent.log.dir)
+    assert state["status"] == "error" and state["steps"] == 1
+    model = ScriptedModel([decision("finish", reason="back")])
+    assert loop.run(Agent.resume(agent.log.run_id, settings, model, registry())).status is Status.FINISHED

@@ -123,12 +123,14 @@ def local_backend(monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
 
 def test_web_search_with_a_plugged_backend(tmp_path: Path, local_backend: LocalBackend) -> None:
     ctx = ctx_for(tmp_path, search_backend="local")
-    out = builtin.web_search(ctx, {"query": "red fox", "max_results": 50})
+    with pytest.raises(ToolError, match="less than or equal to 10"):  # the schema bounds it
+        builtin.web_search(ctx, {"query": "red fox", "max_results": 50})
+    out = builtin.web_search(ctx, {"query": "red fox", "max_results": 10})
     assert out == (
         "1. Red fox\n   https://en.wikipedia.org/wiki/Red_fox\n   The red fox is the largest.\n"
         "2. Fox facts\n   https://example.org/fox"
     )
-    assert local_backend.calls == [("red fox", 10)]  # capped
+    assert local_backend.calls == [("red fox", 10)]
     builtin.web_search(ctx, {"query": "fox", "max_results": 1})
     assert local_backend.calls[-1] == ("fox", 1)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from forge.agent.agent import Agent, Proposal
 from forge.agent.outcome import Outcome, Status
+from forge.errors import LLMError
 
 
 @dataclass
@@ -55,10 +56,14 @@ def step(agent: Agent, approve: Approver | None = None, user_input: str | None =
 
 def run(agent: Agent, approve: Approver | None = None) -> Outcome:
     """Drive the agent until it ends. A KeyboardInterrupt saves the state and ends the run as
-    `user_quit`; `autogpt run --resume RUN_ID` continues it."""
+    `user_quit`; a provider failure (after retries) is recorded as `error` and re-raised. Either
+    way `autogpt run --resume RUN_ID` continues the run."""
     try:
         while (outcome := step(agent, approve)) is None:
             pass
         return outcome
     except KeyboardInterrupt:
         return agent.stop(Status.USER_QUIT, "interrupted with Ctrl-C")
+    except LLMError as e:
+        agent.stop(Status.ERROR, str(e))
+        raise

@@ -201,9 +201,8 @@ def web_search(
     """
     if not query.strip():
         raise ToolError("query is empty; say what to search for")
-    count = min(max(max_results, 1), MAX_SEARCH_RESULTS)
     backend = web.get_search_backend(ctx.settings.search_backend, ctx.settings)
-    return web.format_results(query, backend.search(query, count)[:count])
+    return web.format_results(query, backend.search(query, max_results)[:max_results])
 
 
 @tool
