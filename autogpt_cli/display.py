@@ -57,9 +57,10 @@ class RichDisplay:
                 ("PLAN", "plan", "yellow"),
                 ("CRITICISM", "criticism", "yellow"),
             ):
-                if t.get(key):
+                if value := t.get(key, "").strip():
                     out.append(f"\n{label}: ", style=style + " bold")
-                    out.append(t[key])
+                    # multi-line plans read as an indented list under their label
+                    out.append("\n  " + value.replace("\n", "\n  ") if "\n" in value else value)
             out.append("\nNEXT ACTION: ", style="bold cyan")
             out.append(format_call(d["tool"], d.get("tool_args", {})))
             c.print(out)

@@ -20,7 +20,7 @@ app.add_typer(runs_app, name="runs")
 
 WorkspaceOpt = Annotated[
     Path | None,
-    typer.Option("--workspace", help="Root of all agent data (runs, agent files). [default: ./workspace]"),
+    typer.Option("--workspace", help="Root of all agent data (default ./workspace; env AUTOGPT_WORKSPACE)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -45,11 +45,12 @@ def run(
     continuous: Annotated[bool, typer.Option("--continuous", "-c", help="Run actions without asking.")] = False,
     max_iterations: Annotated[
         int | None,
-        typer.Option("--max-iterations", "--continuous-limit", min=1, help="Stop after N cycles. [default: 25]"),
+        typer.Option("--max-iterations", "--continuous-limit", min=1,
+                     help="Stop after N cycles of this invocation (default 25)."),
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option(help="Any litellm model string, e.g. openai/gpt-4o-mini. [default: local/smollm2]",
+        typer.Option(help="litellm model string (default local/smollm2; env AUTOGPT_MODEL).",
                      show_default=False),
     ] = None,
     api_base: Annotated[str | None, typer.Option(help="Base URL of the model server (Ollama, vLLM, ...).")] = None,
@@ -62,7 +63,7 @@ def run(
     budget: Annotated[float | None, typer.Option(min=0, help="Stop when this run has cost USD.")] = None,
     resume: Annotated[str | None, typer.Option(help="Continue a stopped or killed run by its id.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON event per line on stdout.")] = False,
-    debug: Annotated[bool, typer.Option(help="Verbose logs on stderr (secrets redacted).")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Verbose logs on stderr (secrets redacted).")] = False,
 ) -> None:
     """Run the agent on GOAL: think, propose a tool call, ask you, act, repeat."""
     from autogpt_cli.run_command import run_agent

@@ -4,7 +4,7 @@
 
 "ours" is the agent's path: LiteLLMModel.complete -> litellm.completion -> the `local` provider ->
 Llama.create_chat_completion. "raw" is Llama.create_chat_completion on the same loaded model with
-the same messages, max_tokens and sampling (temperature 0, llama.cpp's defaults otherwise).
+the same messages, max_tokens and sampling (temperature 0, our repeat penalty).
 
 Two workloads, each fair on its own terms:
   * text: no grammar on either side;
@@ -19,17 +19,23 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from llm_prompt import TOOLS, messages
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from forge.agent.decision import decision_schema
-from forge.config import Settings
-from forge.llm.env import import_litellm
-from forge.llm.litellm_model import LiteLLMModel
-from forge.llm.local import _grammar, get_local_llama
+from forge.agent.decision import decision_schema  # noqa: E402
+from forge.agent.prompt import PromptBuilder  # noqa: E402
+from forge.config import Settings  # noqa: E402
+from forge.llm.env import import_litellm  # noqa: E402
+from forge.llm.litellm_model import LiteLLMModel  # noqa: E402
+from forge.llm.local import REPEAT_PENALTY, _grammar, get_local_llama  # noqa: E402
+from forge.tools.base import ToolRegistry  # noqa: E402
+
+GOAL = "Compute 17 * 23 with Python and save the answer in answer.txt."
 
 TEXT_PROMPT = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -77,10 +83,12 @@ def main() -> None:
     settings = Settings(temperature=0.0, _env_file=None)
     model = LiteLLMModel("local/smollm2", settings, max_tokens=args.max_tokens)
     llama = get_local_llama(settings)
-    raw_kwargs: dict[str, Any] = {"temperature": 0.0, "max_tokens": args.max_tokens}
-    schema = decision_schema(TOOLS)
+    # the same sampling our provider uses, so both sides generate the same tokens
+    raw_kwargs: dict[str, Any] = {"temperature": 0.0, "max_tokens": args.max_tokens, "repeat_penalty": REPEAT_PENALTY}
+    tools = ToolRegistry.from_entry_points()
+    schema = decision_schema(tools)
     grammar = _grammar(json.dumps(schema))
-    agent_messages = messages()
+    agent_messages = PromptBuilder(settings, tools, GOAL).messages([], 1, [])  # the agent's real first prompt
 
     def ours_text() -> tuple[int, str]:
         r = model.complete(TEXT_PROMPT)
