@@ -143,6 +143,8 @@ def test_resume_after_kill_does_not_rerun_the_tool(tmp_path):
     proc.wait(timeout=10)
     run_id = next((ws / "runs").iterdir()).name
     assert '"finished"' not in (ws / "runs" / run_id / "events.jsonl").read_text()
+    listed = json.loads(cli("runs", "list", "--json", "--workspace", str(ws)).stdout)
+    assert listed[0]["status"] == "interrupted"
 
     more = script(tmp_path, decision("finish", reason="recovered"), name="more.json")
     result = cli("run", "--resume", run_id, "-c", "--json", "--model", more, "--workspace", str(ws), cwd=tmp_path)
@@ -164,3 +166,34 @@ def test_api_key_never_reaches_output_or_records(tmp_path):
     for f in (ws / "runs").rglob("*"):
         if f.is_file():
             assert secret not in f.read_text()
+
+
+def test_openai_compatible_server_with_native_tools_and_budget(tmp_path):
+    """gpt-4o-mini through litellm against a local fake server: native tool calls, real cost, budget stop."""
+    from test_llm import FakeOpenAI, chat_body
+
+    fake = FakeOpenAI()
+    for i in range(4):
+        call = {"id": f"call_{i}", "type": "function",
+                "function": {"name": "write_file", "arguments": json.dumps({"path": f"f{i}.txt", "content": "x"})}}
+        fake.then(200, chat_body('{"thoughts": {"text": "writing"}}', [call]))
+    fake.thread.start()
+    try:
+        ws = tmp_path / "ws"
+        # 120 + 30 tokens cost $0.000036 per call at gpt-4o-mini prices: the 2nd call crosses $0.00005
+        result = cli("run", "write files", "-c", "--json", "--model", "openai/gpt-4o-mini", "--api-base",
+                     fake.api_base, "--budget", "0.00005", "--workspace", str(ws),
+                     env={"OPENAI_API_KEY": "sk-test-dummy-key"}, cwd=tmp_path)
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()
+    assert result.returncode == 4, result.stderr
+    assert len(fake.requests) == 2
+    assert [t["function"]["name"] for t in fake.requests[0]["tools"]][:2] == ["read_file", "write_file"]
+    events = events_of(result.stdout)
+    decisions = [e for e in events if e["type"] == "decision"]
+    assert [d["decision"]["tool_args"]["path"] for d in decisions] == ["f0.txt", "f1.txt"]
+    assert decisions[0]["decision"]["thoughts"]["text"] == "writing"
+    assert decisions[0]["usage"]["cost_usd"] > 0
+    assert events[-1]["status"] == "budget_exceeded"
+    assert (ws / "agents" / "autogpt" / "workspace" / "f1.txt").exists()

@@ -8,6 +8,7 @@ rebuilt from that log alone (`Agent.resume`).
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -259,6 +260,7 @@ class Agent:
                 "completion_tokens": self.usage.completion_tokens,
                 "cost_usd": self.usage.cost_usd,
                 "created_at": self.created_at,
+                "pid": os.getpid(),
                 "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
         )

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 PROVIDER = "local"
 SEED = 1234  # fixed, so runs with the embedded model are reproducible
 DEFAULT_N_CTX = 8192
-REPEAT_PENALTY = 1.1
+REPEAT_PENALTY = 1.1  # measured: 1.0 loops on greedy decoding, 1.3 garbles arguments
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ def _llama_kwargs(optional_params: dict[str, Any]) -> dict[str, Any]:
     if "max_tokens" not in kwargs and optional_params.get("max_completion_tokens") is not None:
         kwargs["max_tokens"] = optional_params["max_completion_tokens"]
     # Greedy decoding of a 135M model loops ("2022_2022_..."); a mild penalty breaks the loops.
-    kwargs.setdefault("repeat_penalty", float(os.environ.get("AUTOGPT_LOCAL_REPEAT_PENALTY", REPEAT_PENALTY)))
+    kwargs.setdefault("repeat_penalty", REPEAT_PENALTY)
     fmt = to_llama_response_format(optional_params.get("response_format"))
     if fmt is not None:
         schema = fmt.get("schema")

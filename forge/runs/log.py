@@ -130,11 +130,26 @@ def read_events(run_dir: Path) -> Iterator[dict[str, Any]]:
                 continue
 
 
-def read_state(run_dir: Path) -> dict[str, Any]:
+def _alive(pid: Any) -> bool:
     try:
-        return json.loads((run_dir / STATE_FILE).read_text(encoding="utf-8"))
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, TypeError, ValueError):
+        return True  # someone else's process, or no pid recorded: do not guess
+    return True
+
+
+def read_state(run_dir: Path) -> dict[str, Any]:
+    """The run's snapshot. A run still marked running whose process is gone was killed: it is
+    reported as `interrupted` (resumable)."""
+    try:
+        state = json.loads((run_dir / STATE_FILE).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return {"run_id": run_dir.name, "status": "unknown"}
+    if state.get("status") == "running" and not _alive(state.get("pid")):
+        state["status"] = "interrupted"
+    return state
 
 
 def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
