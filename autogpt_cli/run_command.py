@@ -70,8 +70,14 @@ def run_agent(
     tools = ToolRegistry.from_entry_points()
     display: Any = JsonDisplay() if json_output else RichDisplay()
     approver = InteractiveApprover(continuous=continuous)
+    def ask(question: str) -> str:
+        try:
+            return read_line(f"The agent asks: {question}\n> ")
+        except EOFError:  # input closed: the tool tells the model nobody answered
+            return ""
+
     # ask_user needs someone at the keyboard: always when approving by hand, else only on a terminal.
-    ask_user = (lambda q: read_line(f"The agent asks: {q}\n> ")) if (not continuous or sys.stdin.isatty()) else None
+    ask_user = ask if (not continuous or sys.stdin.isatty()) else None
 
     kwargs = dict(listener=display, ask_user=ask_user)
     if resume:
