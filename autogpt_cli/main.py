@@ -18,6 +18,18 @@ app = typer.Typer(
 runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
+
+def _add_subapps() -> None:
+    # Each sub-app module imports only typer at load time, so `autogpt --help` stays instant.
+    from autogpt_cli import credentials_app, memory_app, workflow_app
+
+    app.add_typer(workflow_app.app, name="workflow")
+    app.add_typer(memory_app.app, name="memory")
+    app.add_typer(credentials_app.app, name="credentials")
+
+
+_add_subapps()
+
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option("--workspace", help="Root of all agent data (default ./workspace; env AUTOGPT_WORKSPACE)."),

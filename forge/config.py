@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     prompts_dir: Path | None = None
     history_steps: int = 6
     max_observation_chars: int = 2000
+    # Context window: None means the model's own (litellm's map, or n_ctx for the embedded model).
+    max_context_tokens: int | None = None
+    summary: bool = True  # summarise old steps with the LLM (fast_model when set) as the limit nears
+
+    # Long-term memory (Chroma, one store per agent)
+    memory: bool = True
+    embedding_model: str = "local/minilm"  # or a litellm embedding model, e.g. text-embedding-3-small
+    memory_top_k: int = 5
+    memory_prompt_tokens: int = 400  # budget for recalled memories in each prompt
 
     # Sandbox and policies
     sandbox: str = "bwrap"  # "bwrap" or "none" (unsafe: runs code as the current user)
@@ -73,6 +82,7 @@ class Settings(BaseSettings):
 
     # Web
     search_backend: str = "ddgs"
+    searx_url: str | None = None  # base URL of a SearXNG instance for search_backend="searxng"
     browser_path: str = "/usr/bin/chromium"
     web_timeout: float = 20.0
 
@@ -85,3 +95,11 @@ class Settings(BaseSettings):
 
     def runs_dir(self) -> Path:
         return self.workspace / "runs"
+
+    def memory_dir(self) -> Path:
+        """The agent's persistent Chroma store."""
+        return self.agent_dir() / "memory"
+
+    def workflows_dir(self) -> Path:
+        """Workflow data: runs/, cache/, and files/ (the folder file blocks are confined to)."""
+        return self.workspace / "workflows"

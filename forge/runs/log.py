@@ -15,7 +15,7 @@ import os
 import secrets
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,11 +46,18 @@ def write_json_atomic(path: Path, data: Any) -> None:
 class RunLog:
     """Append events and keep the state snapshot of one run."""
 
-    def __init__(self, run_dir: Path, *, listener: Callable[[dict[str, Any]], None] | None = None):
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        listener: Callable[[dict[str, Any]], None] | None = None,
+        extra_secrets: Iterable[str] = (),
+    ):
         self.dir = run_dir
         self.run_id = run_dir.name
         self.listener = listener
-        self._secrets = secret_values()
+        # Env secrets plus any the caller knows of (e.g. the credentials store), longest first.
+        self._secrets = sorted(set(secret_values()) | {s for s in extra_secrets if len(s) >= 6}, key=len, reverse=True)
         self._seq = 0
         self._fd: int | None = None
 

@@ -1,0 +1,5 @@
+"""Tool <-> block adapters."""
+
+
+def tool_blocks() -> list:
+    return []

@@ -1,0 +1,1 @@
+"""Built-in blocks, registered through the `autogpt.blocks` entry point like any plugin."""

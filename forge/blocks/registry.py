@@ -1,0 +1,109 @@
+"""Block registry: built-ins and plugins through the `autogpt.blocks` entry points, plus a user folder.
+
+An entry point (or a `.py` file in `--blocks-dir`) may expose Block subclasses at module level, a
+list of them, or a callable returning either. Built-ins arrive through the same entry point group
+(`builtin = forge.blocks.builtin`), so a plugin is loaded exactly like the blocks we ship.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import inspect
+import sys
+import types
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from forge.blocks.base import ENTRY_POINT_GROUP, Block
+from forge.errors import ConfigError
+
+
+class BlockRegistry:
+    """Block id -> Block class."""
+
+    def __init__(self, blocks: Iterable[type[Block]] = ()):
+        self._blocks: dict[str, type[Block]] = {}
+        for b in blocks:
+            self.register(b)
+
+    def register(self, block: type[Block]) -> type[Block]:
+        if not (isinstance(block, type) and issubclass(block, Block)) or not getattr(block, "id", None):
+            raise ConfigError(f"{block!r} is not a Block subclass with an `id`; fix the block's definition")
+        self._blocks[block.id] = block
+        return block
+
+    def get(self, block_id: str) -> type[Block] | None:
+        return self._blocks.get(block_id)
+
+    def ids(self) -> list[str]:
+        return sorted(self._blocks)
+
+    def closest(self, block_id: str, n: int = 3) -> list[str]:
+        """Ids resembling an unknown one, for "did you mean" messages."""
+        return difflib.get_close_matches(block_id, self.ids(), n=n, cutoff=0.5)
+
+    def __contains__(self, block_id: object) -> bool:
+        return block_id in self._blocks
+
+    def __iter__(self) -> Iterator[type[Block]]:
+        return iter(self._blocks[i] for i in self.ids())
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    def register_object(self, obj: Any) -> None:
+        """Register what a module, entry point or file exposes."""
+        if isinstance(obj, types.ModuleType):
+            for _, member in inspect.getmembers(obj, inspect.isclass):
+                # Only blocks defined (or re-exported on purpose via __all__) in that module.
+                exported = getattr(obj, "__all__", None)
+                if issubclass(member, Block) and member is not Block and getattr(member, "id", None):
+                    if exported is None and member.__module__ != obj.__name__:
+                        continue
+                    if exported is not None and member.__name__ not in exported:
+                        continue
+                    self.register(member)
+            return
+        if isinstance(obj, type):
+            self.register(obj)
+            return
+        if callable(obj):
+            obj = obj()
+        for b in obj if isinstance(obj, list | tuple) else [obj]:
+            self.register(b)
+
+    def load_dir(self, folder: Path) -> None:
+        """Load every `*.py` file of a user folder (`--blocks-dir`) as a module of blocks."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ConfigError(f"blocks folder {folder} does not exist; fix --blocks-dir")
+        for path in sorted(folder.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            name = f"autogpt_user_blocks.{path.stem}"
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                continue
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            try:
+                spec.loader.exec_module(module)
+            except Exception as e:  # a user's file: report it as their error, in one line
+                sys.modules.pop(name, None)
+                raise ConfigError(f"cannot load block file {path}: {type(e).__name__}: {e}; fix the file") from None
+            self.register_object(module)
+
+    @classmethod
+    def from_entry_points(
+        cls, group: str = ENTRY_POINT_GROUP, blocks_dir: Path | None = None
+    ) -> BlockRegistry:
+        from importlib.metadata import entry_points
+
+        registry = cls()
+        for ep in sorted(entry_points(group=group), key=lambda ep: (ep.name != "builtin", ep.name)):
+            registry.register_object(ep.load())
+        if blocks_dir is not None:
+            registry.load_dir(blocks_dir)
+        return registry

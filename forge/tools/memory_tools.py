@@ -1,0 +1,1 @@
+"""Long-term memory tools (remember / recall), registered through the `autogpt.tools` entry point."""
