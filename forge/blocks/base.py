@@ -39,7 +39,7 @@ ENTRY_POINT_GROUP = "autogpt.blocks"
 BlockOutput = AsyncIterator[tuple[str, Any]]
 
 
-class BlockCategory(str, enum.Enum):
+class BlockCategory(enum.StrEnum):
     AI = "ai"
     NETWORK = "network"
     DATA = "data"

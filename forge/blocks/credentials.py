@@ -141,7 +141,9 @@ class CredentialStore:
 
     def set(self, provider: str, fields: Mapping[str, str]) -> None:
         if not fields:
-            raise ConfigError(f"no fields given for {provider}; use e.g. `autogpt credentials set {provider} token=...`")
+            raise ConfigError(
+                f"no fields given for {provider}; use e.g. `autogpt credentials set {provider} token=...`"
+            )
         data = self._file()
         data[provider.lower()] = {**data.get(provider.lower(), {}), **dict(fields)}
         self._write(data)
