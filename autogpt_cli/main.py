@@ -73,6 +73,18 @@ def run(
     resource: Annotated[list[str] | None, typer.Option(help="Extra resource (repeatable).")] = None,
     best_practice: Annotated[list[str] | None, typer.Option(help="Extra best practice (repeatable).")] = None,
     budget: Annotated[float | None, typer.Option(min=0, help="Stop when this run has cost USD.")] = None,
+    fast_model: Annotated[
+        str | None, typer.Option(help="Cheaper model that summarises old steps (default: the main model).")
+    ] = None,
+    max_context_tokens: Annotated[
+        int | None, typer.Option(min=512, help="Context window to fit prompts in (default: the model's own).")
+    ] = None,
+    no_summary: Annotated[
+        bool, typer.Option("--no-summary", help="Drop old steps instead of summarising them with the LLM.")
+    ] = False,
+    no_memory: Annotated[
+        bool, typer.Option("--no-memory", help="Run without long-term memory (no recall, nothing stored).")
+    ] = False,
     resume: Annotated[str | None, typer.Option(help="Continue a stopped or killed run by its id.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON event per line on stdout.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Verbose logs on stderr (secrets redacted).")] = False,
@@ -83,8 +95,13 @@ def run(
     overrides: dict[str, Any] = dict(
         max_iterations=max_iterations, model=model, api_base=api_base, workspace=workspace,
         ai_name=ai_name, ai_role=ai_role, constraints=constraint, resources=resource,
-        best_practices=best_practice, budget_usd=budget,
+        best_practices=best_practice, budget_usd=budget, fast_model=fast_model,
+        max_context_tokens=max_context_tokens,
     )
+    if no_summary:
+        overrides["summary"] = False
+    if no_memory:
+        overrides["memory"] = False
     if ai_name:
         from autogpt_cli.run_command import slug
 

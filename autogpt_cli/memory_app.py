@@ -2,6 +2,77 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
 app = typer.Typer(help="Inspect and edit an agent's long-term memory.", no_args_is_help=True)
+
+AgentOpt = Annotated[
+    str | None, typer.Option("--agent", help="Agent whose memory to use (default autogpt; env AUTOGPT_AGENT_NAME).")
+]
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", help="Root of all agent data (default ./workspace; env AUTOGPT_WORKSPACE)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _settings(agent: str | None, workspace: Path | None) -> Any:  # -> forge.config.Settings
+    from autogpt_cli.main import _settings as build
+
+    return build(agent_name=agent, workspace=workspace)
+
+
+@app.command("add")
+def add(
+    text: Annotated[str, typer.Argument(help="The memory to store.")],
+    kind: Annotated[str, typer.Option(help="A label stored with it (note, fact, ...).")] = "note",
+    agent: AgentOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Store TEXT in the agent's memory."""
+    from autogpt_cli.memory_command import add_command
+
+    add_command(_settings(agent, workspace), text, kind)
+
+
+@app.command("search")
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for (matched by meaning).")],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100, help="How many results.")] = 5,
+    agent: AgentOpt = None,
+    workspace: WorkspaceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show the memories closest in meaning to QUERY, best first."""
+    from autogpt_cli.memory_command import search_command
+
+    search_command(_settings(agent, workspace), query, top_k, json_output)
+
+
+@app.command("list")
+def list_(
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N (newest first).")] = 20,
+    kind: Annotated[str | None, typer.Option(help="Only memories with this kind.")] = None,
+    agent: AgentOpt = None,
+    workspace: WorkspaceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """List memories, newest first."""
+    from autogpt_cli.memory_command import list_command
+
+    list_command(_settings(agent, workspace), limit, kind, json_output)
+
+
+@app.command("clear")
+def clear(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    agent: AgentOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Delete every memory of the agent (also fixes an embedding-model mismatch)."""
+    from autogpt_cli.memory_command import clear_command
+
+    clear_command(_settings(agent, workspace), yes)

@@ -30,11 +30,25 @@ def check_workspace(settings: Settings) -> None:
             ) from None
 
 
-def stored_model(settings: Settings, run_id: str) -> str | None:
+def stored_start(settings: Settings, run_id: str) -> dict[str, Any]:
+    """The run_started event of a stored run (its model and agent profile)."""
     from forge.runs.log import RunLog
 
-    first = next(RunLog.open(settings.runs_dir(), run_id).events(), None)
-    return first.get("model") if first else None
+    return next(RunLog.open(settings.runs_dir(), run_id).events(), None) or {}
+
+
+def open_memory(settings: Settings, *, quiet: bool) -> Any:
+    """The agent's long-term memory store (None with --no-memory). Errors are ConfigErrors."""
+    if not settings.memory:
+        return None
+    from forge.memory.store import MemoryStore
+
+    if quiet or not sys.stderr.isatty():
+        return MemoryStore.open(settings)
+    from rich.console import Console
+
+    with Console(stderr=True).status("Opening long-term memory..."):
+        return MemoryStore.open(settings)
 
 
 def run_agent(
@@ -60,14 +74,22 @@ def run_agent(
     if resume is None and not (goal and goal.strip()):
         raise ConfigError('the goal is empty; pass it in quotes: autogpt run "what you want done"')
     check_workspace(settings)
-    if resume and not model_given:
-        settings.model = stored_model(settings, resume) or settings.model
+    if resume:
+        start = stored_start(settings, resume)
+        if not model_given:
+            settings.model = start.get("model") or settings.model
+        # The run's agent owns the memory store to reopen.
+        settings.agent_name = start.get("profile", {}).get("agent_name", settings.agent_name)
 
     prepare_offline_env()
     from forge.llm.registry import get_model
 
     model = get_model(settings.model, settings)
+    summary_model = get_model(settings.fast_model, settings) if settings.fast_model and settings.summary else None
     tools = ToolRegistry.from_entry_points()
+    if not settings.memory:  # a small model should not spend steps on tools that can only fail
+        tools = ToolRegistry([t for t in tools if t.name not in ("remember", "recall")])
+    memory = open_memory(settings, quiet=json_output)
     display: Any = JsonDisplay() if json_output else RichDisplay()
     approver = InteractiveApprover(continuous=continuous)
     def ask(question: str) -> str:
@@ -79,7 +101,7 @@ def run_agent(
     # ask_user needs someone at the keyboard: always when approving by hand, else only on a terminal.
     ask_user = ask if (not continuous or sys.stdin.isatty()) else None
 
-    kwargs = dict(listener=display, ask_user=ask_user)
+    kwargs = dict(listener=display, ask_user=ask_user, memory=memory, summary_model=summary_model)
     if resume:
         agent = Agent.resume(resume, settings, model, tools, **kwargs)
     else:
@@ -96,6 +118,8 @@ def run_agent(
     finally:
         signal.signal(signal.SIGINT, previous)
         model.close()
+        if memory is not None:
+            memory.close()
     if not json_output and outcome.status.value != "finished":
         print(f"Resume with: autogpt run --resume {outcome.run_id}", file=sys.stderr)
     return outcome.exit_code

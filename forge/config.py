@@ -53,7 +53,7 @@ class Settings(BaseSettings):
 
     # Prompt
     ai_name: str = "AutoGPT"
-    ai_role: str = "an autonomous agent that reaches the user's goal step by step using tools"
+    ai_role: str = "an autonomous agent that reaches the user's goal step by step with tools"
     constraints: list[str] = Field(default_factory=list)
     resources: list[str] = Field(default_factory=list)
     best_practices: list[str] = Field(default_factory=list)
@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     # Context window: None means the model's own (litellm's map, or n_ctx for the embedded model).
     max_context_tokens: int | None = None
     summary: bool = True  # summarise old steps with the LLM (fast_model when set) as the limit nears
+    history_tokens: int = 1000  # budget for the one-line entries of steps older than history_steps
 
     # Long-term memory (Chroma, one store per agent)
     memory: bool = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import textwrap
 from typing import Annotated, Literal
@@ -74,7 +75,8 @@ def test_decision_schema_has_one_strict_branch_per_tool():
 def test_builtin_tools_load_through_entry_points():
     names = ToolRegistry.from_entry_points().names()
     assert names == ["read_file", "write_file", "list_folder", "web_search", "read_webpage",
-                     "execute_python", "execute_shell", "ask_user", "finish"]
+                     "execute_python", "execute_shell", "ask_user", "read_output", "finish",
+                     "remember", "recall"]
 
 
 def test_third_party_tools_load_through_entry_points(tmp_path, monkeypatch):
@@ -102,3 +104,13 @@ def test_third_party_tools_load_through_entry_points(tmp_path, monkeypatch):
         assert registry.get("shout")(None, {"text": "hi"}) == "HI"  # type: ignore[arg-type, misc]
     finally:
         sys.modules.pop("shout_plugin", None)
+
+
+def test_decision_schema_caps_every_string_for_the_grammar():
+    """llama.cpp's grammar compiler crashes on long `{n,m}` repetitions: a tool's own
+    maxLength of 2000 (remember) must be capped like unbounded strings are."""
+    from forge.agent.decision import ARG_MAX_CHARS, decision_schema
+    from forge.tools.memory_tools import remember
+
+    schema = json.dumps(decision_schema(ToolRegistry([remember])))
+    assert '"maxLength": 2000' not in schema and f'"maxLength": {ARG_MAX_CHARS}' in schema

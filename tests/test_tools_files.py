@@ -224,10 +224,10 @@ def test_finish_ends_the_run(ctx: ToolContext) -> None:
 
 def test_builtin_tools_come_from_the_entry_point_in_order() -> None:
     registry = ToolRegistry.from_entry_points()
-    assert registry.names()[:9] == builtin.__all__
-    assert registry.names()[:9] == [
+    assert registry.names()[:10] == builtin.__all__
+    assert registry.names()[:10] == [
         "read_file", "write_file", "list_folder", "web_search", "read_webpage",
-        "execute_python", "execute_shell", "ask_user", "finish",
+        "execute_python", "execute_shell", "ask_user", "read_output", "finish",
     ]
     spec = registry.get("read_webpage").parameters_schema()  # type: ignore[union-attr]
     assert spec["required"] == ["url"]

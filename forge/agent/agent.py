@@ -8,13 +8,14 @@ rebuilt from that log alone (`Agent.resume`).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forge.agent.decision import Decision, decision_schema, parse_decision, validate_decision
 from forge.agent.history import StepRecord, replay
@@ -23,11 +24,29 @@ from forge.agent.prompt import PromptBuilder
 from forge.config import Settings
 from forge.errors import InvalidDecisionError, ModelError, RunError
 from forge.llm.base import ChatModel, Usage
+from forge.llm.tokens import context_budget, count_text, truncate_to_tokens
+from forge.memory.short_term import Summarizer, Summary, next_compression, summaries_from_events
 from forge.runs.log import RunLog
 from forge.tools.base import Tool, ToolContext, ToolRegistry
 
+if TYPE_CHECKING:
+    from forge.memory.store import MemoryStore
+
 # Run settings stored with the run so --resume continues with the same agent profile.
 PROFILE_FIELDS = ("ai_name", "ai_role", "agent_name", "constraints", "resources", "best_practices")
+MAX_COMPRESSIONS_PER_CYCLE = 2  # bounds the extra LLM calls a cycle may spend on summaries
+MEMORY_RESULT_CHARS = 600
+
+
+def prompt_budget(model: ChatModel, tools: ToolRegistry, settings: Settings) -> int:
+    """Tokens the prompt may use: the context window minus the reply reserve, minus the function
+    specs when the provider receives them natively (they count against the same window)."""
+    window, reserve = context_budget(model.name, settings)
+    budget = window - reserve
+    mode = getattr(model, "mode", None)
+    if callable(mode) and mode(tools=list(tools), decision_schema={}) == "tools":
+        budget -= count_text(model.name, json.dumps([t.function_spec() for t in tools]))
+    return budget
 
 
 @dataclass
@@ -48,15 +67,28 @@ class Agent:
         log: RunLog,
         *,
         ask_user: Callable[[str], str] | None = None,
+        memory: MemoryStore | None = None,
+        summary_model: ChatModel | None = None,
     ):
         self.goal = goal
         self.settings = settings
         self.model = model
         self.tools = tools
         self.log = log
-        self.prompt = PromptBuilder(settings, tools, goal)
+        self.prompt = PromptBuilder(
+            settings, tools, goal, model=model.name, budget=prompt_budget(model, tools, settings)
+        )
         self.schema = decision_schema(tools)
-        self.ctx = ToolContext(workspace=settings.agent_workspace(), settings=settings, ask_user=ask_user)
+        self.memory = memory
+        # Old steps are compressed by the fast model when given, else by the agent's own model.
+        self.summarizer = Summarizer(summary_model or model) if settings.summary else None
+        self.summaries: list[Summary] = []
+        self.ctx = ToolContext(
+            workspace=settings.agent_workspace(),
+            settings=settings,
+            ask_user=ask_user,
+            extras={"run_id": log.run_id, "run_dir": log.dir, "memory": memory},
+        )
         self.history: list[StepRecord] = []
         self.usage = Usage()  # whole run
         self.session_usage = Usage()  # this invocation: budgets count from here
@@ -80,9 +112,7 @@ class Agent:
         return agent
 
     @classmethod
-    def resume(
-        cls, run_id: str, settings: Settings, model: ChatModel, tools: ToolRegistry, **kw: Any
-    ) -> Agent:
+    def resume(cls, run_id: str, settings: Settings, model: ChatModel, tools: ToolRegistry, **kw: Any) -> Agent:
         """Rebuild an agent from its event log and continue after the last completed step.
 
         A tool that started but never reported is not run again: the model is told it was
@@ -106,6 +136,10 @@ class Agent:
     def _replay(self, events: list[dict[str, Any]]) -> None:
         done = replay(events)
         self.history, self.usage = done.history, done.usage
+        self.summaries = summaries_from_events(events)
+        for ev in events:  # summaries are paid for too
+            if ev["type"] == "history_summary":
+                self.usage += Usage(**ev.get("usage", {}))
         if done.interrupted is not None:
             self._record_result(
                 done.interrupted,
@@ -138,7 +172,7 @@ class Agent:
         """Ask the model for the next decision and validate it (recorded either way)."""
         step = len(self.history) + 1
         self.log.append("step_started", step=step)
-        messages = self.prompt.messages(self.history, step, self.notes)
+        messages = self.build_messages(step)
         response = self.model.complete(messages, tools=list(self.tools), decision_schema=self.schema)
         self.cycles += 1
         self.notes = []
@@ -159,6 +193,85 @@ class Agent:
         self.pending = Proposal(step, decision, tool)
         return self.pending
 
+    def build_messages(self, step: int) -> list[dict[str, Any]]:
+        """This cycle's prompt, inside the context budget; compresses old steps as the limit nears."""
+        memories = self._recall()
+        messages = self.prompt.messages(self.history, step, self.notes, summaries=self.summaries, memories=memories)
+        for _ in range(MAX_COMPRESSIONS_PER_CYCLE):
+            stats = self.prompt.last_stats
+            if self.summarizer is None or stats is None or not stats.under_pressure:
+                break
+            keep = self.settings.history_steps
+            old = self.history[:-keep] if keep else self.history
+            summary_tokens = sum(count_text(self.model.name, s.line()) + 1 for s in self.summaries)
+            moved = next_compression(old, self.summaries, self.summarizer, merge=summary_tokens > stats.old_cap / 2)
+            if moved is None:
+                break
+            self.summaries, usage = moved
+            self.usage += usage
+            self.session_usage += usage
+            self.log.append(
+                "history_summary", step=step, summaries=[s.to_event() for s in self.summaries], usage=usage.to_dict()
+            )
+            messages = self.prompt.messages(self.history, step, self.notes, summaries=self.summaries, memories=memories)
+        stats = self.prompt.last_stats
+        if stats is not None:
+            self.log.append(
+                "prompt",
+                step=step,
+                tokens=stats.tokens,
+                budget=stats.budget,
+                full_steps=stats.full_steps,
+                old_lines=stats.old_lines,
+                omitted=stats.omitted,
+            )
+        return messages
+
+    # Long-term memory -----------------------------------------------------------------------
+    def _recall(self) -> str:
+        """Memories relevant to the goal and the current plan, as a prompt section within budget."""
+        if self.memory is None:
+            return ""
+        last = next((r.decision for r in reversed(self.history) if r.decision is not None), None)
+        thoughts = (last or {}).get("thoughts", {})
+        query = " ".join([self.goal, str(thoughts.get("plan", "")), str(thoughts.get("text", ""))]).strip()
+        # Steps still shown in full are already in the prompt: do not recall them again.
+        shown_from = len(self.history) - self.settings.history_steps
+        hits = [
+            h
+            for h in self.memory.search(query[:2000], top_k=self.settings.memory_top_k + self.settings.history_steps)
+            if not (h.metadata.get("run_id") == self.log.run_id and int(h.metadata.get("step") or 0) > shown_from)
+        ][: self.settings.memory_top_k]
+        if not hits:
+            return ""
+        lines = ["Relevant memories (long-term, may be from earlier runs):"]
+        for h in hits:
+            where = (
+                f"run {h.metadata.get('run_id')}, step {h.metadata.get('step')}"
+                if h.metadata.get("step")
+                else (h.metadata.get("kind", "note"))
+            )
+            lines.append(f"- [{where}] {h.text[:400]}")
+        self.log.append(
+            "memories_recalled",
+            step=len(self.history) + 1,
+            hits=[{"id": h.id, "score": round(h.score, 4)} for h in hits],
+        )
+        return truncate_to_tokens(self.model.name, "\n".join(lines), self.settings.memory_prompt_tokens, "\n[...]")
+
+    def _remember(self, rec: StepRecord) -> None:
+        """Store a finished cycle's thought, action and result in long-term memory."""
+        if self.memory is None or rec.decision is None:
+            return
+        thought = str(rec.decision.get("thoughts", {}).get("text", ""))[:300]
+        args = json.dumps(rec.decision.get("tool_args", {}), ensure_ascii=False)[:300]
+        result = (rec.output or "")[:MEMORY_RESULT_CHARS]
+        text = f"Goal: {self.goal[:200]}\nThought: {thought}\nAction: {rec.decision.get('tool')}({args})\n"
+        text += f"Result ({'ok' if rec.ok else 'error'}): {result}"
+        self.memory.add(
+            text, kind="step", run_id=self.log.run_id, step=rec.step, tool=str(rec.decision.get("tool")), ok=rec.ok
+        )
+
     def reject(self, proposal: Proposal, feedback: str) -> None:
         """The user answered with feedback instead of approval: record it, do not run the tool."""
         assert proposal.decision is not None
@@ -170,6 +283,7 @@ class Agent:
         assert proposal.decision is not None and proposal.tool is not None
         decision, tool = proposal.decision, proposal.tool
         self.log.append("tool_started", step=proposal.step, tool=tool.name, args=decision.tool_args)
+        self.ctx.extras["step"] = proposal.step
         try:
             output, ok = str(tool(self.ctx, decision.tool_args)), True
         except ModelError as e:
@@ -183,6 +297,7 @@ class Agent:
         self.pending = None
         rec = StepRecord(step=proposal.step, decision=decision.model_dump())
         self._record_result(rec, output, ok=ok)
+        self._remember(rec)
         self._warn_if_repeating()
         return rec
 
@@ -233,9 +348,7 @@ class Agent:
 
     def stop(self, status: Status, reason: str) -> Outcome:
         self.status = status
-        tools_used = Counter(
-            r.decision["tool"] for r in self.history if r.decision is not None and r.feedback is None
-        )
+        tools_used = Counter(r.decision["tool"] for r in self.history if r.decision is not None and r.feedback is None)
         used = ", ".join(f"{name} x{n}" for name, n in tools_used.most_common()) or "none"
         tokens = self.usage.prompt_tokens + self.usage.completion_tokens
         summary = (

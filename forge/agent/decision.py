@@ -1,6 +1,6 @@
 """The decision contract (DESIGN.md): parse, normalise and validate what the model returned.
 
-    {"thoughts": {"text", "reasoning", "plan", "criticism"}, "tool": NAME, "tool_args": {...}}
+{"thoughts": {"text", "reasoning", "plan", "criticism"}, "tool": NAME, "tool_args": {...}}
 """
 
 from __future__ import annotations
@@ -107,9 +107,7 @@ def validate_decision(decision: Decision, registry: ToolRegistry) -> Tool:
     """Check the tool exists and its args match the schema; return the tool."""
     tool = registry.get(decision.tool)
     if tool is None:
-        raise InvalidDecisionError(
-            f"unknown tool {decision.tool!r}; available tools: {', '.join(registry.names())}"
-        )
+        raise InvalidDecisionError(f"unknown tool {decision.tool!r}; available tools: {', '.join(registry.names())}")
     try:
         tool.validate(decision.tool_args)
     except ToolError as e:
@@ -118,11 +116,15 @@ def validate_decision(decision: Decision, registry: ToolRegistry) -> Tool:
 
 
 def _bound_strings(schema: Any) -> Any:
-    """Copy a schema, adding maxLength to unbounded strings (a small model may never stop)."""
+    """Copy a schema, bounding every string at ARG_MAX_CHARS: a small model may never stop, and
+    llama.cpp's grammar compiler expands `{n,m}` repetitions, so a large maxLength from a tool's
+    own schema (e.g. 2000) crashes it (measured: segfault at 2000)."""
     if isinstance(schema, dict):
         out = {k: _bound_strings(v) for k, v in schema.items() if k != "default"}
-        if out.get("type") == "string" and "maxLength" not in out and "enum" not in out:
-            out["maxLength"] = ARG_MAX_CHARS
+        if out.get("type") == "string" and "enum" not in out:
+            out["maxLength"] = min(int(out.get("maxLength", ARG_MAX_CHARS)), ARG_MAX_CHARS)
+            if out.get("minLength", 0) > out["maxLength"]:
+                out["minLength"] = out["maxLength"]
         return out
     if isinstance(schema, list):
         return [_bound_strings(v) for v in schema]

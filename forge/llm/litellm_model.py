@@ -19,7 +19,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from forge.errors import LLMAuthError, LLMError, MissingAPIKeyError, ModelNotFoundError
@@ -255,6 +255,43 @@ class LiteLLMModel:
                 log.warning("%s rejected %s mode (%s); asking again without it", self.name, mode, e)
                 continue
             return self._to_llm_response(response)
+
+    def stream(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        on_usage: Callable[[Usage], None] | None = None,
+        **extra: Any,
+    ) -> Iterator[str]:
+        """Plain-text completion, yielded piece by piece as the provider streams it.
+
+        Only opening the stream is retried (a half-streamed answer cannot be taken back).
+        `on_usage` gets the call's usage when the provider reports it, at the end."""
+        if self.is_local:
+            from forge.llm.local import get_local_llama
+
+            get_local_llama(self.settings, self.name.split("/", 1)[1])
+        request: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}, **extra}
+        if temperature is not None:
+            request["temperature"] = temperature
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+        response = self._call_with_retries(messages, request)
+        usage = Usage()
+        try:
+            for chunk in response:
+                choices = getattr(chunk, "choices", None) or []
+                text = getattr(getattr(choices[0], "delta", None), "content", None) if choices else None
+                if text:
+                    yield text
+                if getattr(chunk, "usage", None) is not None:
+                    usage = self._usage(chunk)
+        except Exception as exc:
+            raise LLMError(f"{self.name} failed while streaming: {_short(exc)}") from exc
+        if on_usage is not None:
+            on_usage(usage)
 
     def _completion_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {

@@ -15,7 +15,8 @@ raw string (to test bad output), an `LLMResponse`, an exception instance (raised
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,19 @@ class ScriptedModel:
             usage=Usage(prompt_tokens, completion_tokens, self.cost_per_call),
             model=self.name,
         )
+
+    def stream(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        on_usage: Callable[[Usage], None] | None = None,
+        **_: Any,
+    ) -> Iterator[str]:
+        """The next scripted reply, yielded word by word (whitespace kept) like a provider's stream."""
+        response = self.complete(messages)
+        yield from re.findall(r"\s*\S+\s*|\s+", response.content or "")
+        if on_usage is not None:
+            on_usage(response.usage)
 
     def count_tokens(self, text: str) -> int:
         return max(1, len(text) // 4)

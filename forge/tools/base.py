@@ -163,7 +163,13 @@ class Tool:
 
 def _strip_titles(schema: Any) -> Any:
     if isinstance(schema, dict):
-        return {k: _strip_titles(v) for k, v in schema.items() if k != "title"}
+        return {
+            # Inside `properties` the keys are field names: a field called "title" stays.
+            k: ({n: _strip_titles(p) for n, p in v.items()} if k == "properties" and isinstance(v, dict)
+                else _strip_titles(v))
+            for k, v in schema.items()
+            if k != "title" or not isinstance(v, str)
+        }
     if isinstance(schema, list):
         return [_strip_titles(v) for v in schema]
     return schema

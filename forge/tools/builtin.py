@@ -31,6 +31,7 @@ __all__ = [
     "execute_python",
     "execute_shell",
     "ask_user",
+    "read_output",
     "finish",
 ]
 
@@ -128,7 +129,7 @@ def write_file(ctx: ToolContext, path: RelativePath, content: str) -> str:
 
 @tool
 def list_folder(ctx: ToolContext, path: RelativePath = ".") -> str:
-    """List the files in a workspace folder and its subfolders.
+    """List a workspace folder, recursively.
 
     Args:
         path: Folder relative to the workspace.
@@ -250,7 +251,7 @@ def execute_shell(ctx: ToolContext, command: str) -> str:
 
 @tool
 def ask_user(ctx: ToolContext, question: str) -> str:
-    """Ask the user a question and wait for the answer.
+    """Ask the user a question.
 
     Args:
         question: The question.
@@ -261,6 +262,37 @@ def ask_user(ctx: ToolContext, question: str) -> str:
     if not answer.strip():
         return "The user gave no answer; decide yourself and continue."
     return f"The user answered: {answer}"
+
+
+@tool
+def read_output(
+    ctx: ToolContext, step: Annotated[int, Field(ge=1, le=100_000)], offset: Annotated[int, Field(ge=0)] = 0
+) -> str:
+    """Read the rest of a step's cut result.
+
+    Args:
+        step: The step number.
+        offset: Character to start at.
+    """
+    from forge.runs.log import read_events
+
+    run_dir = ctx.extras.get("run_dir")
+    if run_dir is None:
+        raise ToolError("read_output works only inside an agent run")
+    output = next(
+        (ev.get("output") for ev in read_events(Path(run_dir)) if ev["type"] == "tool_result" and ev["step"] == step),
+        None,
+    )
+    if output is None:
+        raise ToolError(f"step {step} has no recorded result; pick a step shown in your history")
+    chunk = _read_chunk_chars(ctx)
+    text = output[offset : offset + chunk]
+    if not text:
+        return f"(nothing after offset {offset}; the result has {len(output)} characters)"
+    end = offset + len(text)
+    if end < len(output):
+        text += f"\n[showed characters {offset}-{end} of {len(output)}; call read_output(step={step}, offset={end})]"
+    return text
 
 
 @tool(ends_run=True)

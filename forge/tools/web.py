@@ -125,8 +125,50 @@ def _with_deadline(func: Callable[[], T], seconds: float) -> T:
     return box["value"]  # type: ignore[no-any-return]
 
 
+class SearxngBackend:
+    """A SearXNG instance's JSON API (`<url>/search?q=...&format=json`): self-hosted metasearch.
+
+    The instance must allow the json format (`search.formats` in its settings.yml)."""
+
+    def __init__(self, url: str | None, timeout: float = 10.0):
+        if not url:
+            raise ConfigError(
+                "search backend searxng needs the instance's URL; set AUTOGPT_SEARX_URL=http://host:8080"
+            )
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def search(self, query: str, max_results: int) -> list[SearchResult]:
+        import httpx
+
+        try:
+            response = httpx.get(
+                f"{self.url}/search",
+                params={"q": query, "format": "json"},
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                timeout=self.timeout,
+                follow_redirects=True,
+            )
+        except httpx.HTTPError as e:
+            raise ToolError(f"SearXNG at {self.url} is unreachable: {_short(e)}") from None
+        if response.status_code == 403:
+            raise ToolError(f"SearXNG at {self.url} refused the JSON format; enable `json` in its search.formats")
+        if response.status_code >= 400:
+            raise ToolError(f"SearXNG at {self.url} answered HTTP {response.status_code}")
+        try:
+            rows = response.json().get("results") or []
+        except (ValueError, AttributeError):
+            raise ToolError(f"SearXNG at {self.url} did not answer JSON; check AUTOGPT_SEARX_URL") from None
+        return [
+            SearchResult(str(r.get("title", "")), str(r.get("url", "")), str(r.get("content") or ""))
+            for r in rows[:max_results]
+            if isinstance(r, dict) and r.get("url")
+        ]
+
+
 _FACTORIES: dict[str, SearchBackendFactory] = {
     "ddgs": lambda settings: DDGSBackend(timeout=settings.web_timeout),
+    "searxng": lambda settings: SearxngBackend(settings.searx_url, timeout=settings.web_timeout),
 }
 
 

@@ -1,0 +1,116 @@
+"""`autogpt memory add|search|list|clear`: open the store, call it, render (rich tables or JSON)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Column, Table
+
+from forge.config import Settings
+from forge.errors import ConfigError
+from forge.memory.store import MemoryHit, MemoryStore
+
+
+@contextmanager
+def _open(settings: Settings, *, writer: bool, allow_mismatch: bool = False) -> Iterator[MemoryStore]:
+    from forge.memory.embeddings import MiniLMEmbedder, get_embedder
+
+    embedder = get_embedder(settings.embedding_model, settings)
+    err = Console(stderr=True)
+    if isinstance(embedder, MiniLMEmbedder) and err.is_terminal:
+        with err.status("Loading the embedding model...", spinner="dots"):
+            embedder.load()
+    store = MemoryStore.open(settings, embedder=embedder, writer=writer, allow_mismatch=allow_mismatch)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _when(meta: dict[str, Any]) -> str:
+    ts = meta.get("ts")
+    return datetime.fromtimestamp(float(ts)).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+def _origin(meta: dict[str, Any]) -> str:
+    run, step = meta.get("run_id"), meta.get("step")
+    if not run:
+        return ""
+    return f"{run} #{step}" if step is not None else str(run)
+
+
+def _json(hits: list[MemoryHit], with_id: bool = False) -> str:
+    rows = [
+        {**({"id": h.id} if with_id else {}), "text": h.text, "score": round(h.score, 4), "metadata": h.metadata}
+        for h in hits
+    ]
+    return json.dumps(rows, indent=1, ensure_ascii=False)
+
+
+def add_command(settings: Settings, text: str, kind: str) -> None:
+    if not text.strip():
+        raise ConfigError("the memory text is empty; pass the text to store, e.g. autogpt memory add \"...\"")
+    with _open(settings, writer=True) as store:
+        memory_id = store.add(text.strip(), kind=kind, source="cli")
+        total = store.count()
+    Console().print(f"Stored memory {memory_id} ({total} in {settings.agent_name}'s memory).")
+
+
+def search_command(settings: Settings, query: str, top_k: int, json_output: bool) -> None:
+    with _open(settings, writer=False) as store:
+        hits = store.search(query, top_k=top_k)
+    if json_output:
+        print(_json(hits))
+        return
+    console = Console()
+    if not hits:
+        console.print(f"No memories for agent {settings.agent_name!r} match.", markup=False)
+        return
+    table = Table("#", Column("score", justify="right"), Column("memory", ratio=1), "kind",
+                  Column("from", no_wrap=True))
+    for i, h in enumerate(hits, 1):
+        table.add_row(str(i), f"{h.score:.3f}", h.text, str(h.metadata.get("kind", "")), _origin(h.metadata))
+    console.print(table)
+
+
+def list_command(settings: Settings, limit: int | None, kind: str | None, json_output: bool) -> None:
+    # The embedder is not used to list, so a store built by another embedder still lists.
+    with _open(settings, writer=False, allow_mismatch=True) as store:
+        hits = store.list(limit, kind=kind)
+        total = store.count()
+    if json_output:
+        print(_json(hits, with_id=True))
+        return
+    console = Console()
+    if not hits:
+        console.print(f"No memories for agent {settings.agent_name!r} under {settings.memory_dir()}.", markup=False)
+        return
+    table = Table(Column("when", no_wrap=True), "kind", Column("memory", ratio=1), Column("from", no_wrap=True),
+                  title=f"{len(hits)} of {total} memories, newest first")
+    for h in hits:
+        table.add_row(_when(h.metadata), str(h.metadata.get("kind", "")), h.text, _origin(h.metadata))
+    console.print(table)
+
+
+def clear_command(settings: Settings, yes: bool) -> None:
+    if not yes and not sys.stdin.isatty():
+        raise ConfigError(
+            f"refusing to clear the memory of agent {settings.agent_name!r} without confirmation "
+            "(stdin is not a terminal); pass --yes"
+        )
+    with _open(settings, writer=True, allow_mismatch=True) as store:
+        n = store.count()
+        if not yes:
+            import typer
+
+            if not typer.confirm(f"Delete all {n} memories of agent {settings.agent_name!r}?", default=False):
+                Console().print("Nothing deleted.")
+                return
+        removed = store.clear()
+    Console().print(f"Deleted {removed} memories of agent {settings.agent_name!r}.")

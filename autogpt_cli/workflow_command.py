@@ -1,0 +1,415 @@
+"""`autogpt workflow ...` behaviour and rendering: call forge.workflow, draw with rich.
+
+stdout carries results (tables, or exactly one JSON document with --json); progress and notes
+go to stderr when --json is set, so a pipe always receives clean JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.panel import Panel
+from rich.spinner import Spinner
+from rich.table import Column, Table
+from rich.text import Text
+
+from forge.blocks.registry import BlockRegistry
+from forge.config import Settings
+from forge.errors import ConfigError
+from forge.workflow.engine import RunResult
+from forge.workflow.executors import Executor, make_executor
+
+STATUS_STYLES = {
+    "pending": "dim", "running": "cyan", "completed": "green", "failed": "bold red",
+    "skipped": "yellow", "upstream_failed": "red", "interrupted": "yellow",
+}
+PREVIEW_CHARS = 80
+
+
+def load_registry(blocks_dir: Path | None) -> BlockRegistry:
+    return BlockRegistry.from_entry_points(blocks_dir=blocks_dir)
+
+
+def _preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _styled(status: str) -> Text:
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+# Progress -------------------------------------------------------------------------------------------
+class WorkflowProgress:
+    """RunLog listener. On a terminal: a live table (status, duration, spinner) per node. Elsewhere:
+    one line per finished node, since redrawn tables in a log file are noise."""
+
+    def __init__(self, console: Console, node_blocks: dict[str, str]):
+        self.console = console
+        self.blocks = node_blocks
+        self.status = dict.fromkeys(node_blocks, "pending")
+        self.started: dict[str, float] = {}
+        self.duration: dict[str, float] = {}
+        self.note: dict[str, str] = {}
+        self.spinners = {nid: Spinner("dots") for nid in node_blocks}
+        self.run_id = ""
+        self.live: Live | None = None
+
+    def __rich__(self) -> Table:
+        table = Table(Column("", width=2), Column("node", no_wrap=True), "block", "status",
+                      Column("time", justify="right"), Column("detail", overflow="ellipsis", no_wrap=True),
+                      box=None, title=f"run {self.run_id}" if self.run_id else None, title_justify="left")
+        now = time.perf_counter()
+        for nid, block in self.blocks.items():
+            status = self.status[nid]
+            secs = self.duration.get(nid, now - self.started[nid] if nid in self.started else None)
+            table.add_row(self.spinners[nid] if status == "running" else Text(_ICONS.get(status, " ")),
+                          nid, block, _styled(status), f"{secs:.2f}s" if secs is not None else "",
+                          self.note.get(nid, ""))
+        return table
+
+    def __enter__(self) -> WorkflowProgress:
+        if self.console.is_terminal:
+            self.live = Live(self, console=self.console, refresh_per_second=10, transient=False)
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.refresh()
+            self.live.stop()
+            self.live = None
+
+    def ask_user(self, prompt: str) -> str:
+        """Blocks may ask questions; the live table pauses while the user types."""
+        if self.live is not None:
+            self.live.stop()
+        try:
+            return self.console.input(f"[bold cyan]?[/] {escape(prompt)} ")
+        finally:
+            if self.live is not None:
+                self.live.start()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind, nid = event["type"], event.get("node", "")
+        if kind in ("run_started", "resumed"):
+            self.run_id = event.get("run_id", "")
+            for replayed in event.get("replayed", []):
+                self.status[replayed], self.note[replayed] = "completed", "replayed from the log"
+            if self.live is None:
+                verb = "Resuming" if kind == "resumed" else "Running"
+                self.console.print(f"{verb} workflow [bold]{escape(str(event.get('workflow')))}[/] · run {self.run_id}")
+        elif kind == "node_started":
+            self.status[nid] = "running"
+            self.started[nid] = time.perf_counter()
+            self.note[nid] = f"attempt {event['attempt']}" if event.get("attempt", 1) > 1 else ""
+        elif kind == "node_output":
+            self.note[nid] = f"{event['output']} = {_preview(event.get('value'), 60)}"
+        elif kind == "node_retry":
+            self.note[nid] = f"retry in {event['delay_s']:g}s: {event['error']}"
+        elif kind in ("node_finished", "node_skipped"):
+            status = event["status"]
+            self.status[nid] = status
+            if "duration_s" in event:
+                self.duration[nid] = float(event["duration_s"] or 0)
+            detail = event.get("error") or event.get("reason") or ("cache hit" if event.get("cached") else "")
+            if detail or status != "completed":
+                self.note[nid] = detail or ""
+            if self.live is None:
+                line = Text.assemble(f"{_ICONS.get(status, ' ')} {nid} ", _styled(status))
+                if self.duration.get(nid) is not None and kind == "node_finished":
+                    line.append(f" {self.duration[nid]:.2f}s")
+                if detail:
+                    line.append(f"  {detail}", style="dim")
+                self.console.print(line)
+
+
+_ICONS = {"completed": "✓", "failed": "✗", "skipped": "-", "upstream_failed": "↯", "pending": "·"}
+
+
+def _summary(console: Console, result: RunResult) -> None:
+    table = Table("node", "status", Column("time", justify="right"), Column("outputs / error", overflow="fold"))
+    for nid, r in result.nodes.items():
+        if r.status == "completed":
+            detail = ", ".join(f"{k}={_preview(v, 50)}" for k, v in r.outputs.items())
+            if r.cached:
+                detail += " (cached)"
+            elif r.replayed:
+                detail += " (replayed)"
+        else:
+            detail = r.error or ""
+        table.add_row(nid, _styled(r.status), f"{r.duration_s:.2f}s" if r.duration_s is not None else "",
+                      Text(detail))
+    console.print(table)
+    # What display_result nodes show is the point of the run: print it whole, not as a preview.
+    for nid, r in result.nodes.items():
+        if r.status == "completed" and r.block_id == "display_result":
+            body = r.outputs.get("text") or r.outputs.get("value")
+            text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, indent=2, default=str)
+            console.print(Panel(Text(text), title=nid, title_align="left"))
+    counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
+    style = "bold green" if result.status == "completed" else "bold red"
+    console.print(Text(f"Run {result.run_id} {result.status}: {counts}", style=style))
+    if result.status != "completed":
+        console.print(f"Fix the cause, then re-run only what failed: autogpt workflow resume {result.run_id}",
+                      markup=False)
+
+
+# Running ------------------------------------------------------------------------------------------------
+async def _with_executor(executor: Executor, job: Callable[[Executor], Awaitable[RunResult]]) -> RunResult:
+    try:
+        return await job(executor)
+    finally:
+        await executor.close()
+
+
+def _drive(job: Callable[..., Awaitable[RunResult]], node_blocks: dict[str, str], *, json_output: bool,
+           executor: Executor) -> int:
+    """Run a job with progress (or none with --json), print the result, return the exit code."""
+    out = Console(highlight=False)
+    progress_console = Console(stderr=True, highlight=False) if json_output else out
+    progress = WorkflowProgress(progress_console, node_blocks)
+    interactive = not json_output and sys.stdin.isatty()
+    try:
+        if json_output:
+            result = asyncio.run(_with_executor(executor, lambda ex: job(ex, None, None)))
+        else:
+            with progress:
+                result = asyncio.run(_with_executor(
+                    executor, lambda ex: job(ex, progress, progress.ask_user if interactive else None)))
+    except KeyboardInterrupt:
+        hint = f"; resume with `autogpt workflow resume {progress.run_id}`" if progress.run_id else ""
+        print(f"interrupted{hint}", file=sys.stderr)
+        return 130
+    if json_output:
+        print(json.dumps(result.outputs(), ensure_ascii=False, default=str))
+        print(f"run {result.run_id} {result.status}", file=sys.stderr)
+    else:
+        _summary(out, result)
+    return 0 if result.status == "completed" else 1
+
+
+def validate_command(file: Path, inputs: list[str], blocks_dir: Path | None) -> None:
+    from forge.workflow.model import load_workflow
+    from forge.workflow.validate import split_inputs, validate
+
+    workflow = load_workflow(file)
+    plan = validate(workflow, load_registry(blocks_dir), split_inputs(inputs, workflow), str(file))
+    wires = sum(len(p.incoming) for p in plan.nodes.values())
+    extra = f" ({len(workflow.edges) - wires} from the trigger)" if len(workflow.edges) != wires else ""
+    print(f"valid: {len(plan.nodes)} nodes, {len(workflow.edges)} edges{extra}")
+
+
+def run_command(settings: Settings, file: Path, *, inputs: list[str], json_output: bool, cache: bool,
+                concurrency: int, executor_name: str, scheduler: str | None, blocks_dir: Path | None) -> int:
+    from forge.workflow.model import load_workflow
+    from forge.workflow.runs import run_workflow
+    from forge.workflow.validate import split_inputs, validate
+
+    workflow = load_workflow(file)
+    registry = load_registry(blocks_dir)
+    run_inputs = split_inputs(inputs, workflow)
+    validate(workflow, registry, run_inputs, str(file))  # fail before connecting to a scheduler
+    executor = make_executor(executor_name, scheduler)
+
+    def job(ex: Executor, listener: Any, ask: Any) -> Awaitable[RunResult]:
+        return run_workflow(workflow, registry, settings, inputs=run_inputs, source=str(file),
+                            concurrency=concurrency, cache=cache, executor=ex, listener=listener, ask_user=ask)
+
+    return _drive(job, {n.id: n.block_id for n in workflow.nodes}, json_output=json_output, executor=executor)
+
+
+def resume_command(settings: Settings, run_id: str, *, json_output: bool, cache: bool, concurrency: int,
+                   executor_name: str, scheduler: str | None, blocks_dir: Path | None) -> int:
+    from forge.workflow.model import parse_workflow
+    from forge.workflow.runs import WORKFLOW_COPY, resume_workflow, runs_dir
+
+    copy = runs_dir(settings) / run_id / WORKFLOW_COPY
+    if not copy.is_file():
+        raise ConfigError(f"no workflow run {run_id!r} under {runs_dir(settings)}; see `autogpt workflow runs` "
+                          "(and the same --workspace)")
+    workflow = parse_workflow(json.loads(copy.read_text(encoding="utf-8")), run_id)
+    registry = load_registry(blocks_dir)
+    executor = make_executor(executor_name, scheduler)
+
+    def job(ex: Executor, listener: Any, ask: Any) -> Awaitable[RunResult]:
+        return resume_workflow(run_id, registry, settings, concurrency=concurrency, cache=cache, executor=ex,
+                               listener=listener, ask_user=ask)
+
+    return _drive(job, {n.id: n.block_id for n in workflow.nodes}, json_output=json_output, executor=executor)
+
+
+def schedule_command(settings: Settings, file: Path, *, max_runs: int | None, cron: str | None, inputs: list[str],
+                     cache: bool, concurrency: int, executor_name: str, scheduler: str | None,
+                     blocks_dir: Path | None) -> int:
+    from forge.workflow.model import load_workflow
+    from forge.workflow.runs import run_workflow
+    from forge.workflow.schedule import CronSchedule, run_on_schedule
+    from forge.workflow.validate import split_inputs, validate
+
+    workflow = load_workflow(file)
+    registry = load_registry(blocks_dir)
+    run_inputs = split_inputs(inputs, workflow)
+    validate(workflow, registry, run_inputs, str(file))
+    config = workflow.trigger.config if workflow.trigger else {}
+    expr = cron or config.get("interval") or config.get("cron")
+    if not expr:
+        raise ConfigError(f"{file} has no schedule trigger; add "
+                          '"trigger": {"type": "schedule", "config": {"interval": "0 */6 * * *"}} or pass --cron')
+    schedule = CronSchedule(str(expr), config.get("timezone"))
+    console = Console(highlight=False)
+    failures = 0
+
+    async def one(n: int) -> None:
+        nonlocal failures
+        result = await run_workflow(workflow, registry, settings, inputs=run_inputs, source=str(file),
+                                    concurrency=concurrency, cache=cache, executor=executor)
+        failures += result.status != "completed"
+        counts = ", ".join(f"{c} {s}" for s, c in result.counts().items() if c)
+        console.print(Text.assemble(f"[{datetime.now():%Y-%m-%d %H:%M:%S}] run {n} ", (result.run_id, "bold"),
+                                    " ", _styled(result.status), f" ({counts})"))
+
+    def waiting(fire: datetime) -> None:
+        console.print(f"next run at {fire:%Y-%m-%d %H:%M:%S %Z}".rstrip(), style="dim")
+
+    executor = make_executor(executor_name, scheduler)
+    console.print(f"Scheduling [bold]{escape(workflow.name)}[/] on '{escape(str(expr))}'"
+                  + (f" ({config.get('timezone')})" if config.get("timezone") else "")
+                  + (f", {max_runs} runs" if max_runs else ", until Ctrl-C"))
+
+    async def main() -> int:
+        try:
+            return await run_on_schedule(schedule, one, max_runs=max_runs, on_wait=waiting)
+        finally:
+            await executor.close()
+
+    try:
+        done = asyncio.run(main())
+    except KeyboardInterrupt:
+        console.print("schedule stopped (Ctrl-C)")
+        return 0
+    console.print(f"schedule finished: {done} runs, {failures} failed")
+    return 1 if failures else 0
+
+
+# Listings ----------------------------------------------------------------------------------------------------
+def runs_command(settings: Settings, json_output: bool) -> None:
+    from forge.workflow.runs import list_workflow_runs, runs_dir
+
+    runs = list_workflow_runs(settings)
+    if json_output:
+        print(json.dumps(runs, indent=1, ensure_ascii=False, default=str))
+        return
+    console = Console(highlight=False)
+    if not runs:
+        console.print(f"No workflow runs under {runs_dir(settings)}. Start one with: autogpt workflow run FILE")
+        return
+    table = Table(Column("run id", no_wrap=True), "workflow", "status", Column("done", justify="right"),
+                  Column("failed", justify="right"), Column("nodes", justify="right"), "started")
+    for r in runs:
+        counts = r.get("counts") or {}
+        started = r.get("created_at")
+        when = datetime.fromtimestamp(float(started)).strftime("%Y-%m-%d %H:%M:%S") if started else ""
+        table.add_row(str(r.get("run_id", "?")), str(r.get("workflow", "")), _styled(str(r.get("status", "?"))),
+                      str(counts.get("completed", 0)), str(counts.get("failed", 0) + counts.get("upstream_failed", 0)),
+                      str(len(r.get("nodes") or {})), when)
+    console.print(table)
+
+
+def graph_command(settings: Settings, file: Path, out: Path | None, run_id: str | None,
+                  blocks_dir: Path | None) -> None:
+    from forge.runs.log import read_state
+    from forge.workflow.graph import statuses_of, to_html, to_mermaid, to_svg
+    from forge.workflow.model import load_workflow
+    from forge.workflow.runs import runs_dir
+
+    workflow = load_workflow(file)
+    try:
+        registry: BlockRegistry | None = load_registry(blocks_dir)
+    except ConfigError:
+        raise
+    except Exception:  # a broken plugin must not stop us drawing: ports just show as written
+        registry = None
+    statuses = None
+    if run_id:
+        run_dir = runs_dir(settings) / run_id
+        if not run_dir.is_dir():
+            raise ConfigError(f"no workflow run {run_id!r} under {runs_dir(settings)}; see `autogpt workflow runs`")
+        statuses = statuses_of(read_state(run_dir))
+    if out is None:
+        sys.stdout.write(to_mermaid(workflow, registry, statuses))
+        return
+    suffix = out.suffix.lower()
+    if suffix not in (".html", ".htm", ".svg", ".mmd", ".md"):
+        raise ConfigError(f"--out {out}: unknown format {suffix or '(none)'}; use .html, .svg or .mmd")
+    if suffix == ".svg":
+        text = to_svg(workflow, registry, statuses)
+    elif suffix in (".mmd", ".md"):
+        text = to_mermaid(workflow, registry, statuses)
+    else:
+        text = to_html(workflow, registry, statuses, run_id)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot write {out} ({e.strerror}); choose a writable path for --out") from None
+    print(f"wrote {out} ({len(workflow.nodes)} nodes)")
+
+
+def blocks_command(blocks_dir: Path | None, json_output: bool) -> None:
+    registry = load_registry(blocks_dir)
+    if json_output:
+        print(json.dumps([b.describe() for b in registry], indent=1, ensure_ascii=False, default=str))
+        return
+    table = Table(Column("id", no_wrap=True), "categories", "description")
+    for b in registry:
+        table.add_row(b.id, ", ".join(str(c) for c in b.categories), b.description)
+    console = Console(highlight=False)
+    console.print(table)
+    console.print(f"{len(registry)} blocks. Details: autogpt workflow blocks show ID", markup=False)
+
+
+def _fields_table(title: str, schema: dict[str, Any], required: set[str]) -> Table:
+    table = Table("field", "type", "required", "default", "description", title=title, title_justify="left")
+    for name, prop in (schema.get("properties") or {}).items():
+        kind = prop.get("type") or " | ".join(str(x.get("type", "?")) for x in prop.get("anyOf", [])) or "any"
+        default = json.dumps(prop["default"], default=str) if "default" in prop else ""
+        table.add_row(name, kind, "yes" if name in required else "", default, prop.get("description", ""))
+    return table
+
+
+def block_show_command(block_id: str, blocks_dir: Path | None, json_output: bool) -> None:
+    registry = load_registry(blocks_dir)
+    block = registry.get(block_id)
+    if block is None:
+        close = registry.closest(block_id)
+        hint = f"did you mean {', '.join(close)}?" if close else "list them with `autogpt workflow blocks`"
+        raise ConfigError(f"unknown block {block_id!r}; {hint}")
+    info = block.describe()
+    if json_output:
+        print(json.dumps(info, indent=1, ensure_ascii=False, default=str))
+        return
+    console = Console(highlight=False)
+    head = Text.assemble((info["name"], "bold"), f" ({block.id}, v{block.version})")
+    lines: list[Any] = [head, Text(block.description or "")]
+    meta = [f"categories: {', '.join(info['categories']) or '-'}",
+            f"default ports: {block.default_input() or '-'} -> {block.default_output() or '-'}",
+            f"cacheable: {'yes' if block.cacheable else 'no'}"]
+    if block.credentials:
+        meta.append(f"credentials: {', '.join(block.credentials)} (autogpt credentials set PROVIDER ...)")
+    lines.append(Text(" · ".join(meta), style="dim"))
+    inputs, outputs = info["input_schema"], info["output_schema"]
+    lines.append(_fields_table("Inputs", inputs, set(inputs.get("required", []))))
+    lines.append(_fields_table("Outputs", outputs, set()))
+    console.print(Group(*lines))

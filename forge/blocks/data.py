@@ -1,0 +1,187 @@
+"""Data blocks: split, template, JSON and CSV."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import re
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
+from forge.blocks.files import read_text, write_text
+from forge.errors import ConfigError, ToolError
+
+
+class TextSplit(Block):
+    id = "text_split"
+    name = "Split text"
+    description = (
+        "Split text into chunks: on a separator when one is given, else into pieces of chunk_size "
+        "characters, each overlapping the previous by `overlap` characters."
+    )
+    categories = (BlockCategory.DATA,)
+
+    class Input(EmptyModel):
+        text: str = Field(description="The text to split.")
+        separator: str | None = Field(None, description="Split on this string (e.g. '\\n\\n'); empty pieces dropped.")
+        chunk_size: int = Field(1000, ge=1, description="Characters per chunk when no separator is given.")
+        overlap: int = Field(0, ge=0, description="Characters repeated from the previous chunk.")
+
+        @model_validator(mode="after")
+        def _overlap_smaller(self) -> TextSplit.Input:
+            if self.overlap >= self.chunk_size:
+                raise ValueError("overlap must be smaller than chunk_size")
+            return self
+
+    class Output(EmptyModel):
+        chunks: list[str] = Field(description="The pieces, in order.")
+
+    async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
+        if input.separator:
+            chunks = [c for c in input.text.split(input.separator) if c.strip()]
+        else:
+            step = input.chunk_size - input.overlap
+            chunks = [input.text[i : i + input.chunk_size] for i in range(0, len(input.text), step)]
+            # The last window may lie entirely inside the previous one.
+            if len(chunks) > 1 and len(chunks[-1]) <= input.overlap:
+                chunks.pop()
+        yield "chunks", chunks
+
+
+class TextTemplate(Block):
+    id = "text_template"
+    name = "Text template"
+    description = (
+        "Fill a Jinja2 template (sandboxed; undefined variables are errors). The incoming text is "
+        "available as {{ text }}, the `values` entries by name."
+    )
+    categories = (BlockCategory.DATA,)
+    main_input = "text"
+
+    class Input(EmptyModel):
+        template: str = Field(description="Jinja2 template, e.g. 'Summary of {{ topic }}:\\n{{ text }}'.")
+        values: dict[str, Any] = Field(default_factory=dict, description="Variables for the template.")
+        text: Any = Field("", description="The main input, available as {{ text }}.")
+
+    class Output(EmptyModel):
+        text: str = Field(description="The rendered text.")
+
+    async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
+        yield "text", render_template(input.template, {"text": input.text, **input.values})
+
+
+def render_template(template: str, values: dict[str, Any]) -> str:
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    # The sandbox refuses dunder and unsafe attribute access, so a template cannot reach Python
+    # internals (`{{ ''.__class__.__mro__ }}`); StrictUndefined turns typos into errors.
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    try:
+        return env.from_string(template).render(**values)
+    except jinja2.TemplateSyntaxError as e:
+        raise ConfigError(f"template syntax error on line {e.lineno}: {e.message}; fix the template") from None
+    except jinja2.UndefinedError as e:
+        raise ToolError(f"template uses an undefined variable ({e.message}); add it to `values`") from None
+    except jinja2.exceptions.SecurityError as e:
+        raise ToolError(f"template refused by the sandbox: {e}") from None
+
+
+_FENCE = re.compile(r"```[ \t]*(?:json5?|JSON)?[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL)
+
+
+def parse_json_text(text: str) -> Any:
+    """Parse JSON, taking the first ``` fenced block when there is one (LLM answers often fence it)."""
+    found = _FENCE.search(text)
+    body = found.group(1) if found else text.strip()
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as e:
+        lines = body.splitlines()
+        near = lines[e.lineno - 1][max(0, e.colno - 20) : e.colno + 20] if lines else ""
+        raise ToolError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg} (near {near!r})") from None
+
+
+class JSONParse(Block):
+    id = "json_parse"
+    name = "Parse JSON"
+    description = "Parse JSON text (a ```json fenced block is unwrapped first) into data."
+    categories = (BlockCategory.DATA,)
+
+    class Input(EmptyModel):
+        text: str = Field(description="JSON text, possibly inside a ``` fence.")
+
+    class Output(EmptyModel):
+        data: Any = Field(description="The parsed value.")
+
+    async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
+        yield "data", parse_json_text(input.text)
+
+
+class CSVRead(Block):
+    id = "csv_read"
+    name = "Read CSV"
+    description = "Read CSV (a file in the files folder, or text) into rows keyed by the header line."
+    categories = (BlockCategory.DATA, BlockCategory.FILES)
+    cacheable = False  # may read a file that changes
+
+    class Input(EmptyModel):
+        path: str | None = Field(None, description="CSV file relative to the files folder.")
+        text: str | None = Field(None, description="Or the CSV text itself.")
+        delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
+
+        @model_validator(mode="after")
+        def _one_source(self) -> CSVRead.Input:
+            if (self.path is None) == (self.text is None):
+                raise ValueError("give exactly one of path or text")
+            return self
+
+    class Output(EmptyModel):
+        rows: list[dict[str, Any]] = Field(description="One dict per data row.")
+        columns: list[str] = Field(description="The header's column names.")
+
+    async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
+        text = input.text if input.text is not None else await asyncio.to_thread(read_text, ctx, input.path or "")
+        reader = csv.DictReader(io.StringIO(text), delimiter=input.delimiter)
+        try:
+            rows = [dict(r) for r in reader]
+        except csv.Error as e:
+            raise ToolError(f"invalid CSV at line {reader.line_num}: {e}") from None
+        yield "rows", rows
+        yield "columns", list(reader.fieldnames or [])
+
+
+class CSVWrite(Block):
+    id = "csv_write"
+    name = "Write CSV"
+    description = "Write rows (dicts) to a CSV file in the files folder, with a header line."
+    categories = (BlockCategory.DATA, BlockCategory.FILES)
+    cacheable = False
+    main_input = "rows"
+
+    class Input(EmptyModel):
+        path: str = Field(description="CSV file relative to the files folder.")
+        rows: list[dict[str, Any]] = Field(description="The rows; keys become columns.")
+        columns: list[str] | None = Field(None, description="Column order; default: keys in order of appearance.")
+        delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
+
+    class Output(EmptyModel):
+        path: str = Field(description="The written file, relative to the files folder.")
+
+    async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
+        columns = input.columns or list(dict.fromkeys(k for row in input.rows for k in row))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, delimiter=input.delimiter, extrasaction="ignore")
+        writer.writeheader()
+        for row in input.rows:
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+        yield "path", await asyncio.to_thread(write_text, ctx, input.path, buf.getvalue())
+
+
+def _cell(value: Any) -> Any:
+    """Nested values are written as JSON rather than Python reprs."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value

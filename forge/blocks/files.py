@@ -1,0 +1,115 @@
+"""File blocks, confined to the workflow's files folder (`ctx.workspace`).
+
+Paths go through the agent tools' `resolve_in_workspace`: absolute paths, `..` escapes, symlinks
+leading outside and sibling folders sharing a prefix are refused the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
+from forge.errors import ToolError
+from forge.tools.workspace import display_path, resolve_in_workspace
+
+MAX_READ_BYTES = 10 * 1024 * 1024  # a block output travels through memory and the run log
+
+
+def workspace_root(ctx: BlockContext) -> Path:
+    root = Path(ctx.workspace)
+    root.mkdir(parents=True, exist_ok=True)
+    return root.resolve()
+
+
+def confined(ctx: BlockContext, path: str, *, must_exist: bool = False) -> Path:
+    """The absolute path of `path` inside the workspace, or PathOutsideWorkspaceError."""
+    return resolve_in_workspace(workspace_root(ctx), path, must_exist=must_exist)
+
+
+def shown(ctx: BlockContext, path: Path) -> str:
+    return display_path(workspace_root(ctx), path)
+
+
+def read_text(ctx: BlockContext, path: str) -> str:
+    target = confined(ctx, path, must_exist=True)
+    if target.is_dir():
+        raise ToolError(f"{path!r} is a folder, not a file; give a file path")
+    size = target.stat().st_size
+    if size > MAX_READ_BYTES:
+        raise ToolError(f"{path!r} is {size} bytes; file blocks read at most {MAX_READ_BYTES} bytes")
+    data = target.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise ToolError(f"{path!r} is a binary file; file_read reads text files only")
+    return data.decode("utf-8", errors="replace")
+
+
+def write_text(ctx: BlockContext, path: str, content: str, *, append: bool = False) -> str:
+    """Write (atomically, via a temp file and rename) or append; returns the workspace-relative path."""
+    target = confined(ctx, path)
+    if target.is_dir():
+        raise ToolError(f"{path!r} is a folder; give a file path such as '{path.rstrip('/')}/out.txt'")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ToolError(f"cannot create {path!r}: a parent of it is a file, not a folder") from None
+    if append:
+        with open(target, "a", encoding="utf-8", newline="") as f:
+            f.write(content)
+        return shown(ctx, target)
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(content)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return shown(ctx, target)
+
+
+class FileRead(Block):
+    id = "file_read"
+    name = "Read file"
+    description = "Read a text file from the workflow's files folder."
+    categories = (BlockCategory.FILES,)
+    cacheable = False  # the file may change between runs while the path stays the same
+
+    class Input(EmptyModel):
+        path: str = Field(description="Path relative to the files folder, e.g. 'data/notes.txt'.")
+
+    class Output(EmptyModel):
+        content: str = Field(description="The file's text (UTF-8).")
+
+    async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
+        yield "content", await asyncio.to_thread(read_text, ctx, input.path)
+
+
+class FileWrite(Block):
+    id = "file_write"
+    name = "Write file"
+    description = "Write (or append) text to a file in the workflow's files folder; folders are created."
+    categories = (BlockCategory.FILES,)
+    cacheable = False
+    main_input = "content"
+
+    class Input(EmptyModel):
+        path: str = Field(description="Path relative to the files folder, e.g. 'out/report.md'.")
+        content: str = Field(description="The text to write.")
+        mode: Literal["overwrite", "append"] = Field("overwrite", description="Replace the file or add to its end.")
+
+    class Output(EmptyModel):
+        path: str = Field(description="The written file, relative to the files folder.")
+
+    async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
+        yield "path", await asyncio.to_thread(
+            write_text, ctx, input.path, input.content, append=input.mode == "append"
+        )

@@ -1,0 +1,172 @@
+"""Data and file blocks: text_split, text_template, json_parse, csv_read/csv_write, file_read/file_write."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from forge.blocks.adapters import run_block
+from forge.blocks.base import Block, BlockContext
+from forge.blocks.credentials import CredentialStore
+from forge.blocks.data import CSVRead, CSVWrite, JSONParse, TextSplit, TextTemplate
+from forge.blocks.files import FileRead, FileWrite
+from forge.errors import ConfigError, PathOutsideWorkspaceError, ToolError
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    path = tmp_path / "files"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def ctx(settings, files: Path) -> BlockContext:
+    return BlockContext(workspace=files, settings=settings, credentials=CredentialStore(None, {}))
+
+
+def run(block: type[Block], data: dict[str, Any], ctx: BlockContext) -> list[tuple[str, Any]]:
+    return asyncio.run(run_block(block, data, ctx))
+
+
+def out(block: type[Block], data: dict[str, Any], ctx: BlockContext) -> dict[str, Any]:
+    return dict(run(block, data, ctx))
+
+
+# text_split ----------------------------------------------------------------------------------
+def test_text_split_on_separator_drops_empty_pieces(ctx) -> None:
+    assert out(TextSplit, {"text": "a\n\nb\n\n\n\nc", "separator": "\n\n"}, ctx)["chunks"] == ["a", "b", "c"]
+
+
+def test_text_split_by_size_with_overlap(ctx) -> None:
+    chunks = out(TextSplit, {"text": "abcdefghij", "chunk_size": 4, "overlap": 1}, ctx)["chunks"]
+    assert chunks == ["abcd", "defg", "ghij"]
+    assert out(TextSplit, {"text": "abcdefgh", "chunk_size": 4}, ctx)["chunks"] == ["abcd", "efgh"]
+    assert out(TextSplit, {"text": ""}, ctx)["chunks"] == []
+
+
+def test_text_split_overlap_must_be_smaller(ctx) -> None:
+    with pytest.raises(ValidationError, match="overlap must be smaller"):
+        run(TextSplit, {"text": "x", "chunk_size": 2, "overlap": 2}, ctx)
+
+
+# text_template -------------------------------------------------------------------------------
+def test_text_template_renders_text_and_values(ctx) -> None:
+    data = {"template": "{{ topic }}: {{ text | upper }} ({{ items | join(', ') }})",
+            "values": {"topic": "News", "items": [1, 2]}, "text": "hello"}
+    assert out(TextTemplate, data, ctx) == {"text": "News: HELLO (1, 2)"}
+
+
+def test_text_template_undefined_is_an_error(ctx) -> None:
+    with pytest.raises(ToolError, match="undefined.*'nme'"):
+        run(TextTemplate, {"template": "Hi {{ nme }}", "values": {"name": "x"}}, ctx)
+
+
+def test_text_template_syntax_error_names_the_line(ctx) -> None:
+    with pytest.raises(ConfigError, match="line 2"):
+        run(TextTemplate, {"template": "ok\n{% if %}"}, ctx)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ text.__class__.__init__.__globals__ }}",
+        "{{ cycler.__init__.__globals__.os }}",
+    ],
+)
+def test_text_template_sandbox_blocks_dunders(ctx, template) -> None:
+    with pytest.raises(ToolError, match="refused by the sandbox.*unsafe"):
+        run(TextTemplate, {"template": template, "text": "x"}, ctx)
+
+
+# json_parse ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": [1, 2]}',
+        '```json\n{"a": [1, 2]}\n```',
+        'Here you go:\n```\n{"a": [1, 2]}\n```\nAnything else?',
+        '  \n{"a": [1, 2]}\n',
+    ],
+)
+def test_json_parse_plain_and_fenced(ctx, text) -> None:
+    assert out(JSONParse, {"text": text}, ctx) == {"data": {"a": [1, 2]}}
+
+
+def test_json_parse_error_has_line_and_column(ctx) -> None:
+    with pytest.raises(ToolError, match=r"line 2, column 7: Expecting value"):
+        run(JSONParse, {"text": '{"a": 1,\n "b": ]}'}, ctx)
+
+
+# csv -----------------------------------------------------------------------------------------
+def test_csv_round_trip(ctx, files: Path) -> None:
+    rows = [{"name": "Ann, Jr.", "n": 1}, {"name": 'say "hi"', "n": 2, "tags": ["x"]}]
+    assert out(CSVWrite, {"path": "out/data.csv", "rows": rows}, ctx) == {"path": "out/data.csv"}
+    assert (files / "out" / "data.csv").read_text().splitlines()[0] == "name,n,tags"
+    result = out(CSVRead, {"path": "out/data.csv"}, ctx)
+    assert result["columns"] == ["name", "n", "tags"]
+    assert result["rows"] == [
+        {"name": "Ann, Jr.", "n": "1", "tags": ""},
+        {"name": 'say "hi"', "n": "2", "tags": '["x"]'},
+    ]
+
+
+def test_csv_read_text_and_delimiter(ctx) -> None:
+    result = out(CSVRead, {"text": "a;b\n1;2\n", "delimiter": ";"}, ctx)
+    assert result == {"rows": [{"a": "1", "b": "2"}], "columns": ["a", "b"]}
+
+
+def test_csv_read_needs_exactly_one_source(ctx) -> None:
+    with pytest.raises(ValidationError, match="exactly one of path or text"):
+        run(CSVRead, {}, ctx)
+    with pytest.raises(ValidationError, match="exactly one of path or text"):
+        run(CSVRead, {"path": "a.csv", "text": "a\n1"}, ctx)
+
+
+# files ---------------------------------------------------------------------------------------
+def test_file_write_then_read_and_append(ctx, files: Path) -> None:
+    assert out(FileWrite, {"path": "notes/a.txt", "content": "one\n"}, ctx) == {"path": "notes/a.txt"}
+    out(FileWrite, {"path": "notes/a.txt", "content": "two\n", "mode": "append"}, ctx)
+    assert out(FileRead, {"path": "notes/a.txt"}, ctx) == {"content": "one\ntwo\n"}
+    out(FileWrite, {"path": "notes/a.txt", "content": "new"}, ctx)
+    assert (files / "notes" / "a.txt").read_text() == "new"
+    assert FileWrite.cacheable is False and FileWrite.default_input() == "content"
+
+
+def test_file_read_missing_and_folder(ctx, files: Path) -> None:
+    with pytest.raises(ToolError, match="does not exist"):
+        run(FileRead, {"path": "nope.txt"}, ctx)
+    (files / "sub").mkdir()
+    with pytest.raises(ToolError, match="folder"):
+        run(FileRead, {"path": "sub"}, ctx)
+
+
+@pytest.mark.parametrize("block", [FileRead, FileWrite])
+def test_file_blocks_confined(ctx, files: Path, tmp_path: Path, block: type[Block]) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    sibling = tmp_path / "files-evil"
+    sibling.mkdir()
+    (sibling / "x.txt").write_text("evil")
+    os.symlink(secret, files / "link.txt")
+    os.symlink(tmp_path, files / "up")
+    escapes = ("../secret.txt", str(secret), "link.txt", "up/secret.txt", "../files-evil/x.txt", "a/../../secret.txt")
+    for path in escapes:
+        data = {"path": path, "content": "overwritten"} if block is FileWrite else {"path": path}
+        with pytest.raises(PathOutsideWorkspaceError):
+            run(block, data, ctx)
+    assert secret.read_text() == "top secret"
+    assert (sibling / "x.txt").read_text() == "evil"
+
+
+def test_csv_blocks_confined(ctx) -> None:
+    with pytest.raises(PathOutsideWorkspaceError):
+        run(CSVWrite, {"path": "../x.csv", "rows": [{"a": 1}]}, ctx)
+    with pytest.raises(PathOutsideWorkspaceError):
+        run(CSVRead, {"path": "/etc/passwd"}, ctx)

@@ -1,0 +1,235 @@
+"""`autogpt workflow ...` through the real CLI in a subprocess, with test blocks from --blocks-dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+AUTOGPT = str(Path(sys.executable).parent / "autogpt")
+
+BLOCKS_FILE = '''
+from typing import Any
+
+from pydantic import BaseModel
+
+from forge.blocks.base import Block
+from forge.blocks.testing import *  # noqa: F403
+from forge.blocks.testing import __all__ as _testing
+
+__all__ = [*_testing, "Shout"]
+
+
+class Shout(Block):
+    """A user's own block, defined only in this folder."""
+
+    id = "shout"
+    description = "Upper-case and add bangs."
+
+    class Input(BaseModel):
+        text: str
+        bangs: int = 1
+
+    class Output(BaseModel):
+        text: str
+
+    async def run(self, input: Any, ctx):
+        yield "text", input.text.upper() + "!" * input.bangs
+'''
+
+
+@pytest.fixture
+def env(tmp_path):
+    blocks = tmp_path / "blocks"
+    blocks.mkdir()
+    (blocks / "mine.py").write_text(BLOCKS_FILE)
+    return tmp_path
+
+
+def cli(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOGPT_")}
+    return subprocess.run(
+        [AUTOGPT, "workflow", *args], capture_output=True, text=True, env=full_env, cwd=tmp_path, timeout=timeout,
+    )
+
+
+def write(tmp_path: Path, data: dict, name: str = "wf.json") -> str:
+    (tmp_path / name).write_text(json.dumps(data))
+    return name
+
+
+def common(tmp_path: Path) -> list[str]:
+    return ["--blocks-dir", str(tmp_path / "blocks"), "--workspace", str(tmp_path / "ws")]
+
+
+GOOD = {
+    "name": "demo",
+    "trigger": {"type": "schedule", "config": {"interval": "0 */6 * * *", "timezone": "Asia/Shanghai"}},
+    "nodes": [
+        {"id": "start", "block_id": "echo", "config": {"text": "hello"}},
+        {"id": "loud", "block": "shout", "config": {"bangs": 2}},
+        {"id": "many", "block": "emit_many", "config": {"count": 2}},
+    ],
+    "edges": [{"from": "trigger", "to": "start"}, {"from": "start", "to": "loud"}],
+}
+
+
+def test_validate_exit_codes(env):
+    ok = cli(env, "validate", write(env, GOOD), "--blocks-dir", str(env / "blocks"))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "valid: 3 nodes, 2 edges (1 from the trigger)"
+
+    bad = dict(GOOD, trigger={"type": "schedule", "config": {"interval": "*/360 * * * *"}},
+               nodes=[*GOOD["nodes"], {"id": "x", "block": "shoutt"}])
+    res = cli(env, "validate", write(env, bad, "bad.json"), "--blocks-dir", str(env / "blocks"))
+    assert res.returncode == 2
+    assert "unknown block 'shoutt'" in res.stderr and "did you mean shout" in res.stderr
+    assert "minute field is 0-59" in res.stderr and "Traceback" not in res.stderr
+
+    (env / "broken.json").write_text('{"name": "x",\n "nodes": [}')
+    res = cli(env, "validate", "broken.json")
+    assert res.returncode == 2 and "invalid JSON at line 2 column" in res.stderr
+    res = cli(env, "validate", "missing.json")
+    assert res.returncode == 2 and "not found" in res.stderr
+
+
+def test_run_json_prints_only_the_outputs_object(env):
+    res = cli(env, "run", write(env, GOOD), "--json", *common(env))
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)  # stdout is exactly one JSON document
+    assert out == {
+        "start": {"text": "hello", "upper": "HELLO", "length": 5},
+        "loud": {"text": "HELLO!!"},  # the custom block from --blocks-dir ran
+        "many": {"item": "item-1", "count": 2},
+    }
+
+
+def test_run_with_inputs_and_partial_failure_exits_1_then_runs_lists_it(env):
+    data = {"name": "partial", "nodes": [
+        {"id": "ok", "block": "echo"},
+        {"id": "bad", "block": "fail"},
+        {"id": "after", "block": "noop"},
+    ], "edges": [{"from": "bad", "to": "after"}]}
+    res = cli(env, "run", write(env, data), "--input", "ok.text=from-cli", *common(env))
+    assert res.returncode == 1, res.stderr
+    assert "upstream_failed" in res.stdout and "autogpt workflow resume" in res.stdout
+    res_json = cli(env, "run", "wf.json", "-i", "ok.text=x", "--json", *common(env))
+    assert res_json.returncode == 1 and json.loads(res_json.stdout) == {"ok": {"text": "x", "upper": "X", "length": 1}}
+
+    listing = cli(env, "runs", "--json", "--workspace", str(env / "ws"))
+    runs = json.loads(listing.stdout)
+    assert len(runs) == 2 and {r["status"] for r in runs} == {"failed"}
+    assert runs[0]["workflow"] == "partial" and runs[0]["counts"]["upstream_failed"] == 1
+    table = cli(env, "runs", "--workspace", str(env / "ws"))
+    assert runs[0]["run_id"] in table.stdout and "partial" in table.stdout
+
+
+def test_resume_via_cli(env):
+    counter = env / "count.json"
+    data = {"name": "resumable", "nodes": [
+        {"id": "f", "block": "flaky", "config": {"key": "k", "failures": 1, "counter_file": str(counter), "value": 5}},
+        {"id": "g", "block": "noop"},
+    ], "edges": [{"from": "f", "to": "g"}]}
+    first = cli(env, "run", write(env, data), "--json", *common(env))
+    assert first.returncode == 1
+    run_id = json.loads(cli(env, "runs", "--json", "--workspace", str(env / "ws")).stdout)[0]["run_id"]
+    res = cli(env, "resume", run_id, "--json", *common(env))
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == {"f": {"attempts": 2, "value": 5}, "g": {"value": 5}}
+    assert json.loads(counter.read_text()) == {"k": 2}  # executed once per invocation, no more
+    assert cli(env, "resume", "nope", *common(env)).returncode == 2
+
+
+def test_graph_prints_mermaid_and_writes_offline_html_and_svg(env):
+    data = dict(GOOD, edges=[*GOOD["edges"], {"from": "start", "from_output": "length", "to": "many",
+                                              "to_input": "count"}])
+    name = write(env, data)
+    res = cli(env, "graph", name, "--blocks-dir", str(env / "blocks"))
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "graph LR"
+    assert '    start["start<br/>echo"]' in lines and "    start --> loud" in lines
+    assert '    start -->|"length → count"| many' in lines  # non-default ports are labelled
+
+    res = cli(env, "graph", name, "--out", "g.html", "--blocks-dir", str(env / "blocks"))
+    assert res.returncode == 0, res.stderr
+    page = (env / "g.html").read_text()
+    assert "<svg" in page and page.count('class="node"') == 4  # 3 nodes + the trigger
+    assert "graph LR" in page and "http" not in page.replace("http://www.w3.org/2000/svg", "")  # no CDN
+    assert cli(env, "graph", name, "-o", "g.svg").returncode == 0
+    assert (env / "g.svg").read_text().startswith("<svg")
+    assert cli(env, "graph", name, "-o", "g.png").returncode == 2
+
+
+def test_graph_colours_nodes_by_run_status(env):
+    data = {"name": "c", "nodes": [{"id": "a", "block": "noop"}, {"id": "b", "block": "fail"}]}
+    cli(env, "run", write(env, data), *common(env))
+    run_id = json.loads(cli(env, "runs", "--json", "--workspace", str(env / "ws")).stdout)[0]["run_id"]
+    res = cli(env, "graph", "wf.json", "--run", run_id, "-o", "s.svg", *common(env))
+    assert res.returncode == 0, res.stderr
+    svg = (env / "s.svg").read_text()
+    assert 'data-id="a" data-status="completed"' in svg and 'data-id="b" data-status="failed"' in svg
+
+
+def test_schedule_runs_max_runs_times_on_a_seconds_cron(env):
+    name = write(env, {"name": "tick", "trigger": {"type": "schedule", "config": {"interval": "* * * * * *"}},
+                       "nodes": [{"id": "a", "block": "noop", "config": {"value": 1}}]})
+    res = cli(env, "schedule", name, "--max-runs", "2", *common(env), timeout=30)
+    assert res.returncode == 0, res.stderr
+    assert "schedule finished: 2 runs, 0 failed" in res.stdout
+    runs = json.loads(cli(env, "runs", "--json", "--workspace", str(env / "ws")).stdout)
+    assert len(runs) == 2 and all(r["status"] == "completed" for r in runs)
+    started = sorted(r["created_at"] for r in runs)
+    assert started[1] - started[0] >= 0.5  # one fire time per second, not back to back
+
+    res = cli(env, "schedule", write(env, {"name": "x", "nodes": [{"id": "a", "block": "noop"}]}, "n.json"),
+              "--max-runs", "1", *common(env))
+    assert res.returncode == 2 and "no schedule trigger" in res.stderr
+
+
+def test_blocks_json_and_show(env):
+    res = cli(env, "blocks", "--json", "--blocks-dir", str(env / "blocks"))
+    assert res.returncode == 0, res.stderr
+    blocks = {b["id"]: b for b in json.loads(res.stdout)}
+    assert {"shout", "echo", "sleep", "flaky"} <= set(blocks)
+    assert blocks["shout"]["input_schema"]["required"] == ["text"]
+    show = cli(env, "blocks", "show", "shout", "--blocks-dir", str(env / "blocks"))
+    assert show.returncode == 0 and "bangs" in show.stdout and "Upper-case" in show.stdout
+    unknown = cli(env, "blocks", "show", "shuot", "--blocks-dir", str(env / "blocks"))
+    assert unknown.returncode == 2 and "did you mean shout" in unknown.stderr
+
+
+def test_bad_option_values_are_user_errors(env):
+    name = write(env, GOOD)
+    res = cli(env, "run", name, "--executor", "spark", *common(env))
+    assert res.returncode == 2 and "unknown executor 'spark'" in res.stderr
+    res = cli(env, "run", name, "--input", "novalue", *common(env))
+    assert res.returncode == 2 and "KEY=VALUE" in res.stderr
+
+
+def test_ctrl_c_leaves_an_interrupted_run_that_resumes(env):
+    import signal
+    import time
+
+    data = {"name": "long", "nodes": [{"id": "quick", "block": "noop", "config": {"value": 1}},
+                                      {"id": "slow", "block": "sleep", "config": {"seconds": 30}}]}
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOGPT_")}
+    proc = subprocess.Popen([AUTOGPT, "workflow", "run", write(env, data), *common(env)], cwd=env, env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs_dir = env / "ws" / "workflows" / "runs"
+    deadline = time.time() + 20
+    while time.time() < deadline and not any(
+            '"node": "slow"' in p.read_text() for p in runs_dir.glob("*/events.jsonl")):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "autogpt workflow resume" in err
+    run = json.loads(cli(env, "runs", "--json", "--workspace", str(env / "ws")).stdout)[0]
+    assert run["status"] == "interrupted" and run["nodes"]["slow"]["status"] == "pending"
+    assert run["nodes"]["quick"]["status"] == "completed"
+    kinds = [json.loads(line)["type"] for line in (runs_dir / run["run_id"] / "events.jsonl").read_text().splitlines()]
+    assert kinds[-1] == "interrupted" and "finished" not in kinds
