@@ -48,12 +48,14 @@ def validate(file: FileArg, input: InputOpt = None, blocks_dir: BlocksDirOpt = N
 
     validate_command(file, input or [], blocks_dir)
 
+JsonOutputsOpt = Annotated[bool, typer.Option("--json", help="Print only {node: {output: value}} as JSON.")]
+
 
 @app.command()
 def run(
     file: FileArg,
     input: InputOpt = None,  # noqa: A002
-    json_output: Annotated[bool, typer.Option("--json", help="Print only {node: {output: value}} as JSON.")] = False,
+    json_output: JsonOutputsOpt = False,
     cache: CacheOpt = False,
     concurrency: ConcurrencyOpt = 16,
     executor: ExecutorOpt = "inprocess",
@@ -73,7 +75,7 @@ def run(
 @app.command()
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run id (see `autogpt workflow runs`).")],
-    json_output: Annotated[bool, typer.Option("--json", help="Print only {node: {output: value}} as JSON.")] = False,
+    json_output: JsonOutputsOpt = False,
     cache: CacheOpt = False,
     concurrency: ConcurrencyOpt = 16,
     executor: ExecutorOpt = "inprocess",

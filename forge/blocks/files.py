@@ -7,9 +7,6 @@ leading outside and sibling folders sharing a prefix are refused the same way.
 from __future__ import annotations
 
 import asyncio
-import os
-import stat
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -17,7 +14,7 @@ from pydantic import Field
 
 from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
 from forge.errors import ToolError
-from forge.tools.workspace import display_path, resolve_in_workspace
+from forge.tools.workspace import display_path, resolve_in_workspace, write_text_file
 
 MAX_READ_BYTES = 10 * 1024 * 1024  # a block output travels through memory and the run log
 
@@ -53,26 +50,7 @@ def read_text(ctx: BlockContext, path: str) -> str:
 def write_text(ctx: BlockContext, path: str, content: str, *, append: bool = False) -> str:
     """Write (atomically, via a temp file and rename) or append; returns the workspace-relative path."""
     target = confined(ctx, path)
-    if target.is_dir():
-        raise ToolError(f"{path!r} is a folder; give a file path such as '{path.rstrip('/')}/out.txt'")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise ToolError(f"cannot create {path!r}: a parent of it is a file, not a folder") from None
-    if append:
-        with open(target, "a", encoding="utf-8", newline="") as f:
-            f.write(content)
-        return shown(ctx, target)
-    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(content)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_file(target, content, shown(ctx, target), append=append)
     return shown(ctx, target)
 
 

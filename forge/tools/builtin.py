@@ -7,8 +7,6 @@ Docstrings become prompt text for every step, so they stay short. Tools return o
 from __future__ import annotations
 
 import os
-import stat
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +18,7 @@ from forge.tools import web
 from forge.tools.base import ToolContext, tool
 from forge.tools.sandbox import run_command, run_python
 from forge.tools.shell_policy import check_command
-from forge.tools.workspace import display_path, resolve_in_workspace
+from forge.tools.workspace import display_path, resolve_in_workspace, write_text_file
 
 __all__ = [
     "read_file",
@@ -105,25 +103,7 @@ def write_file(ctx: ToolContext, path: RelativePath, content: str) -> str:
     ws = _workspace(ctx)
     target = resolve_in_workspace(ws, path)
     shown = display_path(ws, target)
-    if target.is_dir():
-        raise ToolError(f"{shown!r} is a folder; give a file path such as '{shown}/notes.txt'")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise ToolError(f"cannot create {shown!r}: a parent of it is a file, not a folder") from None
-    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
-    # Write a temp file beside it and rename: a crash never leaves a half-written file.
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_file(target, content, shown)
     return f"wrote {len(content)} characters to {shown}"
 
 

@@ -8,6 +8,8 @@ mistaken for a child of `/x/ws`.
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
 from pathlib import Path, PurePosixPath
 
 from forge.errors import PathOutsideWorkspaceError, ToolError
@@ -48,3 +50,31 @@ def display_path(root: Path, path: Path) -> str:
     """`path` relative to the workspace, as the model should refer to it."""
     rel = path.relative_to(root.resolve())
     return rel.as_posix() if rel.parts else "."
+
+
+def write_text_file(target: Path, content: str, shown: str, *, append: bool = False) -> None:
+    """Write a confined `target` (shown to the model/user as `shown`): replaced atomically through a
+    temp file and rename, so a crash never leaves it half-written, keeping its permissions; or
+    appended to."""
+    if target.is_dir():
+        raise ToolError(f"{shown!r} is a folder; give a file path such as '{shown.rstrip('/')}/notes.txt'")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ToolError(f"cannot create {shown!r}: a parent of it is a file, not a folder") from None
+    if append:
+        with open(target, "a", encoding="utf-8", newline="") as f:
+            f.write(content)
+        return
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
