@@ -199,7 +199,7 @@ def read_webpage(ctx: ToolContext, url: HttpUrl, question: str | None = None) ->
 
 @tool
 def execute_python(ctx: ToolContext, code: str = "", file: OptionalRelativePath = "") -> str:
-    """Run Python in a sandbox with the workspace as cwd and no network.
+    """Run Python in a sandbox (workspace as cwd, no network).
 
     Args:
         code: Python source to run.
@@ -220,7 +220,7 @@ def execute_python(ctx: ToolContext, code: str = "", file: OptionalRelativePath 
 
 @tool
 def execute_shell(ctx: ToolContext, command: str) -> str:
-    """Run one command (no pipes, redirects or chaining) in the workspace sandbox.
+    """Run one command (no pipes, redirects or chaining) in the sandbox.
 
     Args:
         command: e.g. "ls -la" or "grep -n TODO notes.txt".

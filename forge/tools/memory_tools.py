@@ -37,7 +37,7 @@ def _run_meta(ctx: ToolContext) -> dict[str, Any]:
 
 @tool
 def remember(ctx: ToolContext, text: Annotated[str, Field(min_length=1, max_length=MAX_MEMORY_CHARS)]) -> str:
-    """Save a fact to long-term memory for later runs.
+    """Save a fact to long-term memory.
 
     Args:
         text: The fact, self-contained (names, numbers, paths).
