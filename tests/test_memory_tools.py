@@ -23,7 +23,7 @@ def ctx_for(settings, **extras) -> ToolContext:
 def test_tools_are_registered_with_short_schemas():
     registry = ToolRegistry.from_entry_points()
     assert registry.get("remember") is remember and registry.get("recall") is recall
-    assert remember.signature() == "remember(text: string) - Save a fact to long-term memory for later runs."
+    assert remember.signature() == "remember(text: string) - Save a fact to long-term memory."
     k = recall.parameters_schema()["properties"]["k"]
     assert (k["minimum"], k["maximum"], k["default"]) == (1, 20, 5)
     assert recall.parameters_schema()["required"] == ["query"]
