@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from autogpt_cli.options import WorkspaceOpt
+
 app = typer.Typer(help="Store the credentials blocks use (Slack, SMTP, OpenAI, ...).", no_args_is_help=True)
 
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", help="Root of all agent data (default ./workspace; env AUTOGPT_WORKSPACE)."),
-]
 # Fields shown while typed; every other field (token, password, webhook_url, url, api_key, ...) is hidden.
 VISIBLE_FIELDS = {"host", "port", "username", "sender", "author", "channel", "team_id", "starttls", "ssl"}
 
 
-def _store(workspace: Path | None):  # -> forge.blocks.credentials.CredentialStore
+def _store(workspace: str | None):  # -> forge.blocks.credentials.CredentialStore
     from autogpt_cli.main import _settings
     from forge.blocks.credentials import CredentialStore
 
@@ -26,8 +23,16 @@ def _store(workspace: Path | None):  # -> forge.blocks.credentials.CredentialSto
 
 
 def _ask(field: str) -> str:
+    from forge.errors import ConfigError
+
     hidden = field not in VISIBLE_FIELDS
-    return str(typer.prompt(f"{field}", hide_input=hidden, default="", show_default=False)).strip()
+    try:
+        return str(typer.prompt(f"{field}", hide_input=hidden, default="", show_default=False)).strip()
+    except typer.Abort:  # end of input (closed or redirected stdin) or Ctrl-C at the prompt
+        raise ConfigError(
+            f"no value for {field}: input ended before it was typed; run the command in a terminal, "
+            f"or pass it as {field}=VALUE"
+        ) from None
 
 
 @app.command("set")

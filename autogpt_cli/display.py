@@ -7,25 +7,48 @@ import sys
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.text import Text
+
+from autogpt_cli.action_view import render_action
+from forge.agent.agent import Proposal
+from forge.security.untrusted_text import terminal_safe as safe
 
 RESULT_PREVIEW_CHARS = 600
 
 
-def format_call(tool: str, args: dict[str, Any], limit: int = 300) -> str:
-    shown = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in args.items())
-    if len(shown) > limit:
-        shown = shown[:limit] + "..."
-    return f"{tool}({shown})"
-
-
 class RichDisplay:
-    """Listener for RunLog events. Spinners only on a terminal: elsewhere they are noise."""
+    """Listener for RunLog events. Spinners only on a terminal: elsewhere they are noise.
+
+    Every string that came from the model, a tool or a stored run goes through `safe()`: escape
+    sequences in it are shown, never sent to the terminal."""
 
     def __init__(self, console: Console | None = None):
         self.console = console or Console(highlight=False)
         self._status: Any = None
+        self._shown: tuple[int, bool] | None = None  # (step, shortened) of the action last printed
+
+    def show_action(self, tool: str, args: dict[str, Any], *, full: bool = False) -> bool:
+        """Print a proposed action; True when a long value was shortened (`v` shows it whole)."""
+        self._stop_spinner()
+        text, shortened = render_action(tool, args, full=full)
+        self.console.print(text)
+        return shortened
+
+    # The approver's view of the action (see autogpt_cli.approval.ActionPresenter).
+    def present(self, proposal: Proposal) -> bool:
+        """Make sure the action about to be approved is on screen (a resumed run has not shown
+        it yet); True when a value was shortened."""
+        assert proposal.decision is not None
+        if self._shown is not None and self._shown[0] == proposal.step:
+            return self._shown[1]
+        self.console.print(Text(f"\nPending action of step {proposal.step}:", style="bold"))
+        shortened = self.show_action(proposal.decision.tool, proposal.decision.tool_args)
+        self._shown = (proposal.step, shortened)
+        return shortened
+
+    def show_full(self, proposal: Proposal) -> None:
+        assert proposal.decision is not None
+        self.show_action(proposal.decision.tool, proposal.decision.tool_args, full=True)
 
     def _stop_spinner(self) -> None:
         if self._status is not None:
@@ -38,10 +61,10 @@ class RichDisplay:
         if kind != "step_started":
             self._stop_spinner()
         if kind == "run_started":
-            c.print(Text.assemble(("AutoGPT", "bold cyan"), f" run {event['run_id']} · model {event['model']}"))
-            c.print(Text.assemble(("Goal: ", "bold"), event["goal"]))
+            c.print(Text.assemble(("AutoGPT", "bold cyan"), f" run {event['run_id']} · model {safe(event['model'])}"))
+            c.print(Text.assemble(("Goal: ", "bold"), safe(event["goal"])))
         elif kind == "resumed":
-            c.print(Text(f"Resuming at step {event['step']} with model {event['model']}", style="cyan"))
+            c.print(Text(f"Resuming at step {event['step']} with model {safe(event['model'])}", style="cyan"))
         elif kind == "step_started":
             if c.is_terminal:
                 self._status = c.status(f"Step {event['step']}: thinking...", spinner="dots")
@@ -57,28 +80,27 @@ class RichDisplay:
                 ("PLAN", "plan", "yellow"),
                 ("CRITICISM", "criticism", "yellow"),
             ):
-                if value := t.get(key, "").strip():
+                if value := safe(t.get(key, "")).strip():
                     out.append(f"\n{label}: ", style=style + " bold")
                     # multi-line plans read as an indented list under their label
                     out.append("\n  " + value.replace("\n", "\n  ") if "\n" in value else value)
-            out.append("\nNEXT ACTION: ", style="bold cyan")
-            out.append(format_call(d["tool"], d.get("tool_args", {})))
             c.print(out)
+            self._shown = (event["step"], self.show_action(d["tool"], d.get("tool_args", {})))
         elif kind == "invalid_decision":
-            c.print(Text(f"Invalid decision at step {event['step']}: {event['error']}", style="bold red"))
+            c.print(Text(f"Invalid decision at step {event['step']}: {safe(event['error'])}", style="bold red"))
         elif kind == "user_feedback":
             c.print(Text("Feedback recorded; the action was not run.", style="magenta"))
         elif kind == "tool_result":
-            output = str(event["output"])
+            output = safe(event["output"])
             if len(output) > RESULT_PREVIEW_CHARS:
                 output = output[:RESULT_PREVIEW_CHARS] + f" ... [{len(output) - RESULT_PREVIEW_CHARS} more chars]"
             label, style = ("RESULT", "green") if event["ok"] else ("ERROR", "red")
             c.print(Text.assemble((f"{label}: ", style + " bold"), output))
         elif kind == "warning":
-            c.print(Text(event["message"], style="bold yellow"))
+            c.print(Text(safe(event["message"]), style="bold yellow"))
         elif kind == "finished":
             style = "bold green" if event["status"] == "finished" else "bold yellow"
-            c.print(Text(f"\n{escape(event['summary'])}", style=style))
+            c.print(Text(f"\n{safe(event['summary'])}", style=style))
 
 
 class JsonDisplay:
@@ -86,6 +108,16 @@ class JsonDisplay:
 
     def __init__(self, stream: Any = None):
         self.stream = stream or sys.stdout
+
+    def present(self, proposal: Proposal, *, full: bool = False) -> bool:
+        """Before an approval prompt (on stderr: stdout stays JSON), the same view as on a terminal."""
+        assert proposal.decision is not None
+        text, shortened = render_action(proposal.decision.tool, proposal.decision.tool_args, full=full)
+        Console(stderr=True, highlight=False).print(text)
+        return shortened
+
+    def show_full(self, proposal: Proposal) -> None:
+        self.present(proposal, full=True)
 
     def __call__(self, event: dict[str, Any]) -> None:
         self.stream.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from autogpt_cli.options import JsonOpt, WorkspaceOpt
 
 app = typer.Typer(
     name="autogpt",
@@ -30,15 +31,11 @@ def _add_subapps() -> None:
 
 _add_subapps()
 
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", help="Root of all agent data (default ./workspace; env AUTOGPT_WORKSPACE)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
 def _settings(**overrides: Any):  # -> forge.config.Settings
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from forge.config import Settings
     from forge.errors import ConfigError
@@ -47,8 +44,11 @@ def _settings(**overrides: Any):  # -> forge.config.Settings
         return Settings(**{k: v for k, v in overrides.items() if v is not None and v != []})
     except ValidationError as e:
         err = e.errors()[0]
-        name = ".".join(map(str, err["loc"]))
-        raise ConfigError(f"invalid setting {name}: {err['msg']}; fix AUTOGPT_{name.upper()} or the option") from None
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {name}: {msg}; fix AUTOGPT_{name.upper()} or the option") from None
+    except SettingsError as e:  # a value the settings source itself could not decode
+        raise ConfigError(f"invalid setting: {e}; fix the AUTOGPT_* variable or .env entry it names") from None
 
 
 @app.command()
@@ -138,12 +138,16 @@ def main() -> None:
     try:
         app()
     except Exception as e:  # typer re-raises after standalone handling is off for our errors
-        from forge.errors import AutoGPTError, ConfigError
+        from forge.agent.outcome import EXIT_PROVIDER, EXIT_USAGE
+        from forge.errors import AutoGPTError, ConfigError, LLMError
+        from forge.security.untrusted_text import clean_text, for_terminal
 
         if not isinstance(e, AutoGPTError):
             raise
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2 if isinstance(e, ConfigError) else 1)
+        print(f"error: {for_terminal(clean_text(str(e)))}", file=sys.stderr)
+        if isinstance(e, ConfigError):
+            sys.exit(EXIT_USAGE)
+        sys.exit(EXIT_PROVIDER if isinstance(e, LLMError) else 1)
 
 
 if __name__ == "__main__":

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from autogpt_cli.options import WorkspaceOpt
 
 app = typer.Typer(help="Inspect and edit an agent's long-term memory.", no_args_is_help=True)
 
 AgentOpt = Annotated[
     str | None, typer.Option("--agent", help="Agent whose memory to use (default autogpt; env AUTOGPT_AGENT_NAME).")
 ]
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", help="Root of all agent data (default ./workspace; env AUTOGPT_WORKSPACE)."),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _settings(agent: str | None, workspace: Path | None) -> Any:  # -> forge.config.Settings
+def _settings(agent: str | None, workspace: str | None) -> Any:  # -> forge.config.Settings
     from autogpt_cli.main import _settings as build
 
     return build(agent_name=agent, workspace=workspace)

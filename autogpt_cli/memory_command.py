@@ -11,10 +11,24 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Column, Table
+from rich.text import Text
 
 from forge.config import Settings
 from forge.errors import ConfigError
 from forge.memory.store import MemoryHit, MemoryStore
+from forge.security.secrets import workspace_redactor
+from forge.security.untrusted_text import terminal_safe
+
+
+def _shown(settings: Settings, hits: list[MemoryHit]) -> list[MemoryHit]:
+    """Hits as they may be printed: known secrets redacted (memories written before a key was
+    known, or by another tool, may hold one)."""
+    redactor = workspace_redactor(settings.workspace)
+    return [MemoryHit(h.id, redactor.text(h.text), h.score, redactor.data(h.metadata)) for h in hits]
+
+
+def _cell(value: Any) -> Text:
+    return Text(terminal_safe(value))  # Text, not a str: no markup is read from stored text
 
 
 @contextmanager
@@ -56,15 +70,16 @@ def _json(hits: list[MemoryHit], with_id: bool = False) -> str:
 def add_command(settings: Settings, text: str, kind: str) -> None:
     if not text.strip():
         raise ConfigError("the memory text is empty; pass the text to store, e.g. autogpt memory add \"...\"")
+    text = workspace_redactor(settings.workspace).text(text.strip())  # a key typed here is not stored
     with _open(settings, writer=True) as store:
-        memory_id = store.add(text.strip(), kind=kind, source="cli")
+        memory_id = store.add(text, kind=kind, source="cli")
         total = store.count()
     Console().print(f"Stored memory {memory_id} ({total} in {settings.agent_name}'s memory).")
 
 
 def search_command(settings: Settings, query: str, top_k: int, json_output: bool) -> None:
     with _open(settings, writer=False) as store:
-        hits = store.search(query, top_k=top_k)
+        hits = _shown(settings, store.search(query, top_k=top_k))
     if json_output:
         print(_json(hits))
         return
@@ -75,14 +90,15 @@ def search_command(settings: Settings, query: str, top_k: int, json_output: bool
     table = Table("#", Column("score", justify="right"), Column("memory", ratio=1), "kind",
                   Column("from", no_wrap=True))
     for i, h in enumerate(hits, 1):
-        table.add_row(str(i), f"{h.score:.3f}", h.text, str(h.metadata.get("kind", "")), _origin(h.metadata))
+        table.add_row(str(i), f"{h.score:.3f}", _cell(h.text), _cell(h.metadata.get("kind", "")),
+                      _cell(_origin(h.metadata)))
     console.print(table)
 
 
 def list_command(settings: Settings, limit: int | None, kind: str | None, json_output: bool) -> None:
     # The embedder is not used to list, so a store built by another embedder still lists.
     with _open(settings, writer=False, allow_mismatch=True) as store:
-        hits = store.list(limit, kind=kind)
+        hits = _shown(settings, store.list(limit, kind=kind))
         total = store.count()
     if json_output:
         print(_json(hits, with_id=True))
@@ -94,7 +110,7 @@ def list_command(settings: Settings, limit: int | None, kind: str | None, json_o
     table = Table(Column("when", no_wrap=True), "kind", Column("memory", ratio=1), Column("from", no_wrap=True),
                   title=f"{len(hits)} of {total} memories, newest first")
     for h in hits:
-        table.add_row(_when(h.metadata), str(h.metadata.get("kind", "")), h.text, _origin(h.metadata))
+        table.add_row(_when(h.metadata), _cell(h.metadata.get("kind", "")), _cell(h.text), _cell(_origin(h.metadata)))
     console.print(table)
 
 

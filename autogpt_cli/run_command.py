@@ -66,11 +66,11 @@ def run_agent(
     from forge.agent import loop
     from forge.agent.agent import Agent
     from forge.llm.env import prepare_offline_env
-    from forge.security.secrets import setup_debug_logging
+    from forge.security.secrets import setup_debug_logging, workspace_redactor
     from forge.tools.base import ToolRegistry
 
     if debug:
-        setup_debug_logging()
+        setup_debug_logging(workspace_redactor(settings.workspace))
     if resume is None and not (goal and goal.strip()):
         raise ConfigError('the goal is empty; pass it in quotes: autogpt run "what you want done"')
     check_workspace(settings)
@@ -91,7 +91,7 @@ def run_agent(
         tools = ToolRegistry([t for t in tools if t.name not in ("remember", "recall")])
     memory = open_memory(settings, quiet=json_output)
     display: Any = JsonDisplay() if json_output else RichDisplay()
-    approver = InteractiveApprover(continuous=continuous)
+    approver = InteractiveApprover(continuous=continuous, presenter=display)
     def ask(question: str) -> str:
         try:
             return read_line(f"The agent asks: {question}\n> ")

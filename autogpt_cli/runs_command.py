@@ -9,6 +9,7 @@ from rich.table import Column, Table
 
 from forge.config import Settings
 from forge.errors import RunError
+from forge.security.untrusted_text import terminal_safe as safe
 
 
 def list_command(settings: Settings, json_output: bool) -> None:
@@ -25,12 +26,21 @@ def list_command(settings: Settings, json_output: bool) -> None:
     table = Table(Column("run id", no_wrap=True), Column("status", no_wrap=True), "steps", "tokens", "cost $",
                   Column("model", max_width=24), "goal")
     for r in runs:
-        tokens = int(r.get("prompt_tokens", 0)) + int(r.get("completion_tokens", 0))
+        tokens = _number(r.get("prompt_tokens")) + _number(r.get("completion_tokens"))
         table.add_row(
-            r.get("run_id", "?"), r.get("status", "?"), str(r.get("steps", 0)), str(tokens),
-            f"{float(r.get('cost_usd', 0.0)):.4f}", str(r.get("model", "")), str(r.get("goal", ""))[:60],
+            safe(r.get("run_id", "?")), safe(r.get("status", "?")), str(int(_number(r.get("steps")))),
+            str(int(tokens)), f"{_number(r.get('cost_usd')):.4f}", safe(r.get("model", "")),
+            safe(r.get("goal", ""))[:60],
         )
     console.print(table)
+
+
+def _number(value: object) -> float:
+    """A count from a stored record; a damaged one shows as 0 rather than breaking the listing."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def show_command(settings: Settings, run_id: str, json_output: bool) -> None:
@@ -58,9 +68,10 @@ def show_command(settings: Settings, run_id: str, json_output: bool) -> None:
     if json_output:
         print(json.dumps({"state": state, "steps": steps}, indent=1, ensure_ascii=False))
         return
-    console = Console()
-    console.print(f"[bold]{run_id}[/] {state.get('status')} · {state.get('steps')} steps · model {state.get('model')}")
-    console.print(f"Goal: {state.get('goal')}", markup=False)
+    console = Console(highlight=False)
+    head = f"{safe(run_id)} {safe(state.get('status'))} · {safe(state.get('steps'))} steps"
+    console.print(f"{head} · model {safe(state.get('model'))}", markup=False)
+    console.print(f"Goal: {safe(state.get('goal'))}", markup=False)
     table = Table("#", "tool", "result")
     for s in steps:
         if s["error"]:
@@ -69,5 +80,5 @@ def show_command(settings: Settings, run_id: str, json_output: bool) -> None:
             result = f"not run; feedback: {s['feedback']}"
         else:
             result = ("ok: " if s["ok"] else "error: ") + str(s["output"] or "").replace("\n", " ")[:100]
-        table.add_row(str(s["step"]), str(s["tool"] or "-"), result)
+        table.add_row(safe(s["step"]), safe(s["tool"] or "-"), safe(result))
     console.print(table)

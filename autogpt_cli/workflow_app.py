@@ -7,15 +7,13 @@ from typing import Annotated
 
 import typer
 
+from autogpt_cli.options import WorkspaceOpt
+
 app = typer.Typer(help="Validate, run, draw, resume and schedule workflows of blocks.", no_args_is_help=True)
 blocks_app = typer.Typer(help="List the blocks workflows can use, or show one block's schemas.")
 app.add_typer(blocks_app, name="blocks")
 
 FileArg = Annotated[Path, typer.Argument(help="Workflow JSON file.", show_default=False)]
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", help="Root of all data (default ./workspace; env AUTOGPT_WORKSPACE)."),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
 BlocksDirOpt = Annotated[
     Path | None, typer.Option("--blocks-dir", help="Folder of .py files defining extra Block classes.")
@@ -35,7 +33,7 @@ SchedulerOpt = Annotated[
 ]
 
 
-def _settings(workspace: Path | None):  # -> forge.config.Settings
+def _settings(workspace: str | None):  # -> forge.config.Settings
     from autogpt_cli.main import _settings as settings
 
     return settings(workspace=workspace)

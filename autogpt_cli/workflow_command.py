@@ -26,6 +26,8 @@ from rich.text import Text
 from forge.blocks.registry import BlockRegistry
 from forge.config import Settings
 from forge.errors import ConfigError
+from forge.security.secrets import Redactor, workspace_redactor
+from forge.security.untrusted_text import terminal_safe
 from forge.workflow.engine import RunResult
 from forge.workflow.executors import Executor, make_executor
 
@@ -42,7 +44,7 @@ def load_registry(blocks_dir: Path | None) -> BlockRegistry:
 
 def _preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    text = text.replace("\n", " ")
+    text = terminal_safe(text.replace("\n", " "))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -76,7 +78,7 @@ class WorkflowProgress:
             secs = self.duration.get(nid, now - self.started[nid] if nid in self.started else None)
             table.add_row(self.spinners[nid] if status == "running" else Text(_ICONS.get(status, " ")),
                           nid, block, _styled(status), f"{secs:.2f}s" if secs is not None else "",
-                          self.note.get(nid, ""))
+                          Text(self.note.get(nid, "")))
         return table
 
     def __enter__(self) -> WorkflowProgress:
@@ -117,13 +119,14 @@ class WorkflowProgress:
         elif kind == "node_output":
             self.note[nid] = f"{event['output']} = {_preview(event.get('value'), 60)}"
         elif kind == "node_retry":
-            self.note[nid] = f"retry in {event['delay_s']:g}s: {event['error']}"
+            self.note[nid] = f"retry in {event['delay_s']:g}s: {terminal_safe(event['error'])}"
         elif kind in ("node_finished", "node_skipped"):
             status = event["status"]
             self.status[nid] = status
             if "duration_s" in event:
                 self.duration[nid] = float(event["duration_s"] or 0)
             detail = event.get("error") or event.get("reason") or ("cache hit" if event.get("cached") else "")
+            detail = terminal_safe(detail)
             if detail or status != "completed":
                 self.note[nid] = detail or ""
             if self.live is None:
@@ -138,7 +141,7 @@ class WorkflowProgress:
 _ICONS = {"completed": "✓", "failed": "✗", "skipped": "-", "upstream_failed": "↯", "pending": "·"}
 
 
-def _summary(console: Console, result: RunResult) -> None:
+def _summary(console: Console, result: RunResult, redactor: Redactor) -> None:
     table = Table("node", "status", Column("time", justify="right"), Column("outputs / error", overflow="fold"))
     for nid, r in result.nodes.items():
         if r.status == "completed":
@@ -148,16 +151,16 @@ def _summary(console: Console, result: RunResult) -> None:
             elif r.replayed:
                 detail += " (replayed)"
         else:
-            detail = r.error or ""
+            detail = terminal_safe(r.error or "")
         table.add_row(nid, _styled(r.status), f"{r.duration_s:.2f}s" if r.duration_s is not None else "",
-                      Text(detail))
+                      Text(redactor.text(detail)))
     console.print(table)
     # What display_result nodes show is the point of the run: print it whole, not as a preview.
     for nid, r in result.nodes.items():
         if r.status == "completed" and r.block_id == "display_result":
             body = r.outputs.get("text") or r.outputs.get("value")
             text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, indent=2, default=str)
-            console.print(Panel(Text(text), title=nid, title_align="left"))
+            console.print(Panel(Text(terminal_safe(redactor.text(text))), title=nid, title_align="left"))
     counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
     style = "bold green" if result.status == "completed" else "bold red"
     console.print(Text(f"Run {result.run_id} {result.status}: {counts}", style=style))
@@ -175,8 +178,11 @@ async def _with_executor(executor: Executor, job: Callable[[Executor], Awaitable
 
 
 def _drive(job: Callable[..., Awaitable[RunResult]], node_blocks: dict[str, str], *, json_output: bool,
-           executor: Executor) -> int:
-    """Run a job with progress (or none with --json), print the result, return the exit code."""
+           executor: Executor, settings: Settings) -> int:
+    """Run a job with progress (or none with --json), print the result, return the exit code.
+
+    What is printed is redacted like the run log: outputs may hold a credential's value."""
+    redactor = workspace_redactor(settings.workspace)
     out = Console(highlight=False)
     progress_console = Console(stderr=True, highlight=False) if json_output else out
     progress = WorkflowProgress(progress_console, node_blocks)
@@ -193,10 +199,10 @@ def _drive(job: Callable[..., Awaitable[RunResult]], node_blocks: dict[str, str]
         print(f"interrupted{hint}", file=sys.stderr)
         return 130
     if json_output:
-        print(json.dumps(result.outputs(), ensure_ascii=False, default=str))
+        print(json.dumps(redactor.data(result.outputs()), ensure_ascii=False, default=str))
         print(f"run {result.run_id} {result.status}", file=sys.stderr)
     else:
-        _summary(out, result)
+        _summary(out, result, redactor)
     return 0 if result.status == "completed" else 1
 
 
@@ -227,7 +233,8 @@ def run_command(settings: Settings, file: Path, *, inputs: list[str], json_outpu
         return run_workflow(workflow, registry, settings, inputs=run_inputs, source=str(file),
                             concurrency=concurrency, cache=cache, executor=ex, listener=listener, ask_user=ask)
 
-    return _drive(job, {n.id: n.block_id for n in workflow.nodes}, json_output=json_output, executor=executor)
+    return _drive(job, {n.id: n.block_id for n in workflow.nodes}, json_output=json_output, executor=executor,
+                  settings=settings)
 
 
 def resume_command(settings: Settings, run_id: str, *, json_output: bool, cache: bool, concurrency: int,
@@ -247,7 +254,8 @@ def resume_command(settings: Settings, run_id: str, *, json_output: bool, cache:
         return resume_workflow(run_id, registry, settings, concurrency=concurrency, cache=cache, executor=ex,
                                listener=listener, ask_user=ask)
 
-    return _drive(job, {n.id: n.block_id for n in workflow.nodes}, json_output=json_output, executor=executor)
+    return _drive(job, {n.id: n.block_id for n in workflow.nodes}, json_output=json_output, executor=executor,
+                  settings=settings)
 
 
 def schedule_command(settings: Settings, file: Path, *, max_runs: int | None, cron: str | None, inputs: list[str],

@@ -1,15 +1,34 @@
 """Typed configuration with explicit defaults, read from the environment and `.env`.
 
 Every field can be set as `AUTOGPT_<FIELD>` (e.g. `AUTOGPT_MODEL=openai/gpt-4o-mini`); list fields
-take JSON (`AUTOGPT_SHELL_ALLOWLIST='["ls","cat"]'`). CLI options override these.
+take JSON (`AUTOGPT_SHELL_ALLOWLIST='["ls","cat"]'`) or a comma-separated list (`ls,cat`). CLI
+options override these. Out-of-range values are refused (`AUTOGPT_MAX_ITERATIONS=0`).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_list(value: Any) -> Any:
+    """A list setting from the environment: JSON (`["ls", "cat"]`) or comma-separated (`ls,cat`)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ValueError('not a JSON list; write ["a", "b"] or a,b') from None
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+StrList = Annotated[list[str], NoDecode]
 
 DEFAULT_MODEL = "local/smollm2"
 
@@ -33,59 +52,71 @@ class Settings(BaseSettings):
     model: str = DEFAULT_MODEL
     fast_model: str | None = None
     api_base: str | None = None
-    temperature: float = 0.0
-    llm_timeout: float = 120.0
-    llm_max_retries: int = 4
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    llm_timeout: float = Field(default=120.0, gt=0)
+    llm_max_retries: int = Field(default=4, ge=0)
     # Embedded model
-    local_n_ctx: int = 8192
-    local_n_threads: int | None = None
+    local_n_ctx: int = Field(default=8192, ge=512)
+    local_n_threads: int | None = Field(default=None, ge=1)
 
     # Data
     workspace: Path = Path("workspace")
     agent_name: str = "autogpt"
 
     # Loop limits
-    max_iterations: int = 25
-    budget_usd: float | None = None
-    max_seconds: float | None = None
-    max_invalid_decisions: int = 3
-    stuck_repeats: int = 3
+    max_iterations: int = Field(default=25, ge=1)
+    budget_usd: float | None = Field(default=None, ge=0)
+    max_seconds: float | None = Field(default=None, gt=0)
+    max_invalid_decisions: int = Field(default=3, ge=1)
+    stuck_repeats: int = Field(default=3, ge=2)
 
     # Prompt
     ai_name: str = "AutoGPT"
     ai_role: str = "an autonomous agent that reaches the user's goal step by step with tools"
-    constraints: list[str] = Field(default_factory=list)
-    resources: list[str] = Field(default_factory=list)
-    best_practices: list[str] = Field(default_factory=list)
+    constraints: StrList = Field(default_factory=list)
+    resources: StrList = Field(default_factory=list)
+    best_practices: StrList = Field(default_factory=list)
     prompts_dir: Path | None = None
-    history_steps: int = 6
-    max_observation_chars: int = 2000
+    history_steps: int = Field(default=6, ge=0)
+    max_observation_chars: int = Field(default=2000, ge=500)
     # Context window: None means the model's own (litellm's map, or n_ctx for the embedded model).
-    max_context_tokens: int | None = None
+    max_context_tokens: int | None = Field(default=None, ge=512)
     summary: bool = True  # summarise old steps with the LLM (fast_model when set) as the limit nears
-    history_tokens: int = 1000  # budget for the one-line entries of steps older than history_steps
+    history_tokens: int = Field(default=1000, ge=0)  # budget for the one-line entries of steps older than history_steps
 
     # Long-term memory (Chroma, one store per agent)
     memory: bool = True
     embedding_model: str = "local/minilm"  # or a litellm embedding model, e.g. text-embedding-3-small
-    memory_top_k: int = 5
-    memory_prompt_tokens: int = 400  # budget for recalled memories in each prompt
+    memory_top_k: int = Field(default=5, ge=0)
+    memory_prompt_tokens: int = Field(default=400, ge=0)  # budget for recalled memories in each prompt
 
     # Sandbox and policies
     sandbox: str = "bwrap"  # "bwrap" or "none" (unsafe: runs code as the current user)
-    code_timeout: float = 30.0
-    code_memory_mb: int = 512
-    code_max_processes: int = 64
-    code_output_chars: int = 10_000
-    shell_allowlist: list[str] = Field(default_factory=lambda: list(DEFAULT_SHELL_ALLOWLIST))
-    shell_denylist: list[str] = Field(default_factory=lambda: list(DEFAULT_SHELL_DENYLIST))
-    shell_timeout: float = 30.0
+    code_timeout: float = Field(default=30.0, gt=0)
+    code_memory_mb: int = Field(default=512, ge=32)
+    code_max_processes: int = Field(default=64, ge=1)
+    code_output_chars: int = Field(default=10_000, ge=200)
+    shell_allowlist: StrList = Field(default_factory=lambda: list(DEFAULT_SHELL_ALLOWLIST))
+    shell_denylist: StrList = Field(default_factory=lambda: list(DEFAULT_SHELL_DENYLIST))
+    shell_timeout: float = Field(default=30.0, gt=0)
 
     # Web
     search_backend: str = "ddgs"
     searx_url: str | None = None  # base URL of a SearXNG instance for search_backend="searxng"
     browser_path: str = "/usr/bin/chromium"
-    web_timeout: float = 20.0
+    web_timeout: float = Field(default=20.0, gt=0)
+
+    @field_validator("constraints", "resources", "best_practices", "shell_allowlist", "shell_denylist", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("workspace", mode="before")
+    @classmethod
+    def _workspace_given(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty; give a folder, e.g. ./workspace")
+        return value
 
     def agent_dir(self) -> Path:
         return self.workspace / "agents" / self.agent_name

@@ -183,6 +183,7 @@ def test_resume_after_kill_does_not_repeat_a_tool_that_ran(settings):
         loop.run(agent)  # "killed" while crash runs: no tool_result, no finished event
     assert CALLS == ["first", "crash"]
     run_id = agent.log.run_id
+    agent.log.close()  # a killed process's descriptors, its driver lock among them, die with it
 
     model = ScriptedModel([decision("note", text="after"), decision("finish", reason="resumed fine")])
     resumed = Agent.resume(run_id, settings, model, registry())
@@ -200,6 +201,7 @@ def test_resume_reasks_a_decision_that_was_never_approved(settings):
     agent, _ = start(settings, [decision("note", text="pending")])
     with pytest.raises(SystemExit):
         loop.step(agent, lambda p: (_ for _ in ()).throw(SystemExit(1)))
+    agent.log.close()  # as the process's death would
     model = ScriptedModel([decision("finish", reason="x")])
     resumed = Agent.resume(agent.log.run_id, settings, model, registry())
     assert resumed.pending is not None and resumed.pending.decision.tool_args == {"text": "pending"}

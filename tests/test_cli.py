@@ -52,10 +52,13 @@ def test_help_lists_commands():
         (["run", "x", "--model", "local/gpt-9"], "unknown local model"),
         (["run", "x", "--model", "scripted/does-not-exist.json"], "not found"),
         (["run", "--resume", "nope"], "no run 'nope'"),
+        (["run", "x", "--workspace", ""], "workspace: is empty"),
+        (["runs", "list", "--workspace", ""], "workspace: is empty"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(tmp_path, args, message):
-    result = cli(*args, "--workspace", str(tmp_path / "ws"), cwd=tmp_path)
+    ws = [] if "--workspace" in args else ["--workspace", str(tmp_path / "ws")]
+    result = cli(*args, *ws, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -197,3 +200,58 @@ def test_openai_compatible_server_with_native_tools_and_budget(tmp_path):
     assert decisions[0]["usage"]["cost_usd"] > 0
     assert events[-1]["status"] == "budget_exceeded"
     assert (ws / "agents" / "autogpt" / "workspace" / "f1.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"AUTOGPT_MAX_ITERATIONS": "0"}, "max_iterations: Input should be greater than or equal to 1"),
+        ({"AUTOGPT_CODE_TIMEOUT": "-1"}, "code_timeout"),
+        ({"AUTOGPT_SHELL_ALLOWLIST": '["ls", '}, "shell_allowlist: not a JSON list"),
+    ],
+)
+def test_bad_settings_are_one_line_exit_2(tmp_path, env, message):
+    result = cli("run", "x", "--workspace", str(tmp_path / "ws"), env=env, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_comma_separated_list_settings_are_accepted(tmp_path):
+    from forge.config import Settings
+
+    assert Settings(_env_file=None, shell_allowlist="ls, cat").shell_allowlist == ["ls", "cat"]
+    model = script(tmp_path, decision("execute_shell", command="cat x"), decision("finish", reason="ok"))
+    result = cli("run", "x", "-c", "--no-memory", "--json", "--model", model, "--workspace", str(tmp_path / "ws"),
+                 env={"AUTOGPT_SHELL_ALLOWLIST": "ls,echo", "AUTOGPT_SANDBOX": "none"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    refused = [e for e in events_of(result.stdout) if e["type"] == "tool_result"][0]
+    assert not refused["ok"] and "allowlist" in refused["output"]
+
+
+def test_provider_failure_has_its_own_exit_code(tmp_path):
+    model = script(tmp_path, decision("list_folder", path="."))  # then the script runs out: a provider error
+    result = cli("run", "x", "-c", "--no-memory", "--model", model, "--workspace", str(tmp_path / "ws"), cwd=tmp_path)
+    assert result.returncode == 9, result.stderr
+    assert "error: scripted model ran out of responses" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_run_has_one_driver(tmp_path):
+    ws = str(tmp_path / "ws")
+    model = script(tmp_path, decision("list_folder", path="."), decision("finish", reason="ok"))
+    first = subprocess.Popen([AUTOGPT, "run", "hold", "--no-memory", "--json", "--model", model, "--workspace", ws],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             cwd=tmp_path)
+    try:
+        assert first.stdout is not None
+        run_id = json.loads(first.stdout.readline())["run_id"]  # waiting at the approval prompt now
+        second = cli("run", "--resume", run_id, "-c", "--no-memory", "--model", model, "--workspace", ws,
+                     cwd=tmp_path)
+        assert second.returncode == 2
+        assert f"being driven by another process (pid {first.pid})" in second.stderr
+    finally:
+        first.communicate("n\n", timeout=60)
+    assert first.returncode == 6
+    again = cli("run", "--resume", run_id, "-c", "--no-memory", "--model", model, "--workspace", ws, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    states = [e["type"] for e in events_of(Path(ws, "runs", run_id, "events.jsonl").read_text())]
+    assert states.count("finished") == 2  # user_quit, then finished: never two drivers' events interleaved

@@ -139,3 +139,32 @@ def test_blocks_read_what_the_cli_stored(tmp_path, settings, monkeypatch):
     monkeypatch.setattr(communication, "_transport", httpx.MockTransport(reply))
     assert asyncio.run(post())["id"] == "99"
     assert seen == [f"Bearer {SECRET}"]
+
+
+def test_set_with_closed_stdin_is_a_one_line_error(tmp_path):
+    ws = tmp_path / "ws"
+    result = cli("set", "twitter", ws=ws, input="")
+    assert result.returncode == 2, result.stderr
+    assert "error: no value for token: input ended" in result.stderr and "Aborted" not in result.stderr
+    assert not (ws / "credentials.json").exists()
+
+
+def test_unreadable_credentials_stop_runs_instead_of_running_unredacted(tmp_path):
+    ws = tmp_path / "ws"
+    assert cli("set", "twitter", f"token={SECRET}", ws=ws).returncode == 0
+    path = ws / "credentials.json"
+    path.chmod(0o644)  # now refused as readable by others: its values would not be known for redaction
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOGPT_")}
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps([{"tool": "finish", "tool_args": {"reason": SECRET}}]))
+    run = subprocess.run([AUTOGPT, "run", f"post {SECRET}", "-c", "--no-memory", "--model", f"scripted/{script}",
+                          "--workspace", str(ws)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert run.returncode == 2 and "credentials.json is readable by others" in run.stderr
+    assert not (ws / "runs").exists() or not any((ws / "runs").iterdir())
+    flow = tmp_path / "flow.json"
+    flow.write_text(json.dumps({"name": "f", "nodes": [{"id": "a", "block_id": "display_result",
+                                                         "config": {"value": SECRET}}], "edges": []}))
+    wf = subprocess.run([AUTOGPT, "workflow", "run", str(flow), "--json", "--workspace", str(ws)],
+                        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert wf.returncode == 2 and "readable by others" in wf.stderr
+    assert SECRET not in wf.stdout + wf.stderr

@@ -27,6 +27,8 @@ from forge.llm.base import ChatModel, Usage
 from forge.llm.tokens import context_budget, count_text, truncate_to_tokens
 from forge.memory.short_term import Summarizer, Summary, next_compression, summaries_from_events
 from forge.runs.log import RunLog
+from forge.security.secrets import workspace_redactor
+from forge.security.untrusted_text import clean_text
 from forge.tools.base import Tool, ToolContext, ToolRegistry
 
 if TYPE_CHECKING:
@@ -104,8 +106,11 @@ class Agent:
     # Construction ---------------------------------------------------------------------------
     @classmethod
     def start(cls, goal: str, settings: Settings, model: ChatModel, tools: ToolRegistry, **kw: Any) -> Agent:
-        log = RunLog.create(settings.runs_dir(), listener=kw.pop("listener", None))
-        agent = cls(goal, settings, model, tools, log, **kw)
+        redactor = workspace_redactor(settings.workspace)  # before anything is written
+        log = RunLog.create(settings.runs_dir(), listener=kw.pop("listener", None), redactor=redactor)
+        log.lock_driver()
+        # A key typed into the goal must reach neither the model nor the memory.
+        agent = cls(redactor.text(clean_text(goal)), settings, model, tools, log, **kw)
         profile = {f: getattr(settings, f) for f in PROFILE_FIELDS}
         log.append("run_started", run_id=log.run_id, goal=goal, model=model.name, profile=profile)
         agent.save_state()
@@ -117,7 +122,9 @@ class Agent:
 
         A tool that started but never reported is not run again: the model is told it was
         interrupted and may have partially run."""
-        log = RunLog.open(settings.runs_dir(), run_id, listener=kw.pop("listener", None))
+        redactor = workspace_redactor(settings.workspace)
+        log = RunLog.open(settings.runs_dir(), run_id, listener=kw.pop("listener", None), redactor=redactor)
+        log.lock_driver()  # before reading: a live driver could still be appending
         events = list(log.events())
         if not events or events[0]["type"] != "run_started":
             raise RunError(f"run {run_id} has no run_started event; its log is damaged, start a new run")
@@ -174,6 +181,7 @@ class Agent:
         self.log.append("step_started", step=step)
         messages = self.build_messages(step)
         response = self.model.complete(messages, tools=list(self.tools), decision_schema=self.schema)
+        response.content = clean_text(response.content) if response.content else response.content
         self.cycles += 1
         self.notes = []
         self.usage += response.usage
@@ -184,7 +192,7 @@ class Agent:
             tool = validate_decision(decision, self.tools)
         except InvalidDecisionError as e:
             self.invalid_streak += 1
-            raw = response.content or str(response.tool_calls)
+            raw = self.log.redact(response.content or str(response.tool_calls))
             self.log.append("invalid_decision", step=step, error=str(e), raw=raw[:2000], usage=usage)
             self._complete(StepRecord(step=step, raw=raw, error=str(e)))
             return Proposal(step, None, error=str(e))
@@ -251,7 +259,7 @@ class Agent:
                 if h.metadata.get("step")
                 else (h.metadata.get("kind", "note"))
             )
-            lines.append(f"- [{where}] {h.text[:400]}")
+            lines.append(f"- [{where}] {self.log.redact(h.text[:400])}")
         self.log.append(
             "memories_recalled",
             step=len(self.history) + 1,
@@ -268,6 +276,7 @@ class Agent:
         result = (rec.output or "")[:MEMORY_RESULT_CHARS]
         text = f"Goal: {self.goal[:200]}\nThought: {thought}\nAction: {rec.decision.get('tool')}({args})\n"
         text += f"Result ({'ok' if rec.ok else 'error'}): {result}"
+        text = self.log.redact(text)  # the model may have echoed a secret into its thoughts or args
         self.memory.add(
             text, kind="step", run_id=self.log.run_id, step=rec.step, tool=str(rec.decision.get("tool")), ok=rec.ok
         )
@@ -277,12 +286,13 @@ class Agent:
         assert proposal.decision is not None
         self.log.append("user_feedback", step=proposal.step, text=feedback)
         self.pending = None
-        self._complete(StepRecord(step=proposal.step, decision=proposal.decision.model_dump(), feedback=feedback))
+        self._complete(StepRecord(step=proposal.step, decision=self._recorded(proposal.decision), feedback=feedback))
 
     def execute(self, proposal: Proposal) -> StepRecord:
         assert proposal.decision is not None and proposal.tool is not None
         decision, tool = proposal.decision, proposal.tool
-        self.log.append("tool_started", step=proposal.step, tool=tool.name, args=decision.tool_args)
+        # The arguments are in this step's decision event already: large ones are not logged twice.
+        self.log.append("tool_started", step=proposal.step, tool=tool.name)
         self.ctx.extras["step"] = proposal.step
         try:
             output, ok = str(tool(self.ctx, decision.tool_args)), True
@@ -295,7 +305,7 @@ class Agent:
         if tool.ends_run and ok:
             self.finished_reason = output
         self.pending = None
-        rec = StepRecord(step=proposal.step, decision=decision.model_dump())
+        rec = StepRecord(step=proposal.step, decision=self._recorded(decision))
         self._record_result(rec, output, ok=ok)
         self._remember(rec)
         self._warn_if_repeating()
@@ -303,10 +313,23 @@ class Agent:
 
     def _record_result(self, rec: StepRecord, output: str, *, ok: bool, **extra: Any) -> None:
         tool = (rec.decision or {}).get("tool")
-        output = self.log.redact(output)  # a tool may have read a key: keep it out of the next prompt
+        # A tool may have read a key or a non-UTF-8 name, or quoted a host path in an error: the
+        # next prompt gets none of them.
+        output = self.log.redact(self._hide_host_paths(clean_text(output)))
         self.log.append("tool_result", step=rec.step, tool=tool, ok=ok, output=output, **extra)
         rec.output, rec.ok = output, ok
         self._complete(rec)
+
+    def _recorded(self, decision: Decision) -> dict[str, Any]:
+        """The decision as history keeps it (and later prompts show it): secrets redacted, as in the log."""
+        return self.log.redactor.data(decision.model_dump())  # type: ignore[no-any-return]
+
+    def _hide_host_paths(self, text: str) -> str:
+        """Host paths of the workspace (in OS error messages) as the model knows them: relative."""
+        ws = str(self.settings.agent_workspace().resolve())
+        if ws not in text:
+            return text
+        return text.replace(ws + os.sep, "").replace(ws, ".")
 
     def _complete(self, rec: StepRecord) -> None:
         self.history.append(rec)
@@ -339,7 +362,8 @@ class Agent:
             self.log.append("warning", step=self.history[-1].step, message=msg)
 
     def is_stuck(self, decision: Decision) -> bool:
-        return self._repeat_count(decision.call_key()) >= self.settings.stuck_repeats
+        key = Decision.model_validate(self._recorded(decision)).call_key()  # as history records it
+        return self._repeat_count(key) >= self.settings.stuck_repeats
 
     # Ending ---------------------------------------------------------------------------------
     def add_note(self, text: str) -> None:

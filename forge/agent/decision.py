@@ -14,12 +14,15 @@ from pydantic import BaseModel, Field
 
 from forge.errors import InvalidDecisionError, ToolError
 from forge.llm.base import LLMResponse
+from forge.security.untrusted_text import clean_text
 from forge.tools.base import Tool, ToolRegistry
 
 THOUGHT_FIELDS = ("text", "reasoning", "plan", "criticism")
 # Bounds for constrained decoding: keep a small model's thoughts short and its strings finite.
 THOUGHT_MAX_CHARS = 160
 ARG_MAX_CHARS = 600
+# Deeper tool arguments are refused: no tool takes them, and they would only strain recursion.
+MAX_ARG_DEPTH = 32
 
 
 class Thoughts(BaseModel):
@@ -47,14 +50,48 @@ def _loads_object(text: str) -> dict[str, Any]:
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end <= start:
         raise InvalidDecisionError("reply is not a JSON object; answer with one JSON object only")
-    try:
-        # The embedded model's grammar lets raw newlines into strings (DESIGN.md).
-        obj = json.loads(text[start : end + 1], strict=False)
-    except json.JSONDecodeError as e:
-        raise InvalidDecisionError(f"reply is not valid JSON ({e.msg} at char {e.pos})") from None
+    obj = _loads(text[start : end + 1], "reply")
     if not isinstance(obj, dict):
         raise InvalidDecisionError("reply must be a JSON object")
     return obj
+
+
+def _loads(text: str, what: str) -> Any:
+    too_deep = InvalidDecisionError(f"{what} nests JSON deeper than {MAX_ARG_DEPTH} levels; use flat arguments")
+    try:
+        # The embedded model's grammar lets raw newlines into strings (DESIGN.md).
+        value = json.loads(text, strict=False)
+    except json.JSONDecodeError as e:
+        raise InvalidDecisionError(f"{what} is not valid JSON ({e.msg} at char {e.pos})") from None
+    except RecursionError:
+        raise too_deep from None
+    if _depth(value) > MAX_ARG_DEPTH + 2:  # decision -> tool_args -> the arguments themselves
+        raise too_deep
+    return value
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON value, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_ARG_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
+def _clean_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Arguments that any later step can store, show and encode: bounded depth, no lone surrogates."""
+    if _depth(args) > MAX_ARG_DEPTH:
+        raise InvalidDecisionError(f'"tool_args" nest deeper than {MAX_ARG_DEPTH} levels; use flat arguments')
+    text = json.dumps(args, ensure_ascii=False)
+    cleaned = clean_text(text)
+    return args if cleaned == text else json.loads(cleaned)
 
 
 def _normalise_thoughts(raw: Any) -> dict[str, str]:
@@ -85,10 +122,7 @@ def parse_decision(response: LLMResponse) -> Decision:
         call = response.tool_calls[0]
         args = call.arguments
         if isinstance(args, str):
-            try:
-                args = json.loads(args or "{}", strict=False)
-            except json.JSONDecodeError as e:
-                raise InvalidDecisionError(f"tool call arguments are not valid JSON ({e.msg})") from None
+            args = _loads(args or "{}", "tool call arguments")
         obj = {"thoughts": obj.get("thoughts", obj), "tool": call.name, "tool_args": args}
     elif "command" in obj and "tool" not in obj:  # AutoGPT Classic's spelling
         cmd = obj["command"] if isinstance(obj["command"], dict) else {}
@@ -100,7 +134,8 @@ def parse_decision(response: LLMResponse) -> Decision:
     args = obj.get("tool_args") or {}
     if not isinstance(args, dict):
         raise InvalidDecisionError('"tool_args" must be a JSON object of argument names to values')
-    return Decision(thoughts=Thoughts(**_normalise_thoughts(obj.get("thoughts"))), tool=tool_name, tool_args=args)
+    thoughts = {k: clean_text(v) for k, v in _normalise_thoughts(obj.get("thoughts")).items()}
+    return Decision(thoughts=Thoughts(**thoughts), tool=clean_text(tool_name), tool_args=_clean_args(args))
 
 
 def validate_decision(decision: Decision, registry: ToolRegistry) -> Tool:

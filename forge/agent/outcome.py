@@ -21,9 +21,10 @@ class Status(StrEnum):
 
 
 EXIT_USAGE = 2  # bad usage or configuration (ConfigError)
+EXIT_PROVIDER = 9  # the model provider kept failing after retries (1 is kept for bugs)
 EXIT_CODES: dict[Status, int] = {
     Status.FINISHED: 0,
-    Status.ERROR: 1,
+    Status.ERROR: EXIT_PROVIDER,
     Status.ITERATION_LIMIT: 3,
     Status.BUDGET: 4,
     Status.STUCK: 5,

@@ -112,13 +112,13 @@ class CredentialStore:
         return dict(sorted(out.items()))
 
     def secret_values(self) -> list[str]:
+        """Every credential value, for redaction. Raises ConfigError when the file exists but cannot
+        be read: going on without its values would write them unredacted."""
         values: set[str] = set()
-        try:
-            stored = self._file()
-        except ConfigError:
-            stored = {}
+        stored = self._file()
         for fields in stored.values():
-            values.update(str(v) for v in fields.values())
+            if isinstance(fields, dict):
+                values.update(str(v) for v in fields.values())
         for p in set(WELL_KNOWN) | set(stored):
             values.update((self._from_env(p) or {}).values())
         # Host names and ports are not secrets; short values would redact ordinary words.

@@ -5,11 +5,17 @@
 
 Each event is written with a single `os.write` on an `O_APPEND` descriptor, so it reaches the OS
 before the call returns: a killed process loses nothing it recorded, and a torn last line (power
-loss) is skipped on read. Secrets found in the environment are redacted before anything is written.
+loss) is skipped on read and closed off before the next append. Secrets (the `Redactor` given, or
+the environment's) are redacted before anything is written; any text can be stored (lone
+surrogates become U+FFFD).
+
+One process drives a run at a time: `lock_driver()` takes an exclusive `flock` on the run's
+`driver.lock` for as long as the log is open, and a second driver gets a RunError naming the pid.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -21,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from forge.errors import RunError, WorkspaceError
-from forge.security.secrets import REDACTED, secret_values
+from forge.security.secrets import Redactor
+from forge.security.untrusted_text import clean_text
 
 EVENTS_FILE = "events.jsonl"
 STATE_FILE = "state.json"
+LOCK_FILE = "driver.lock"
 
 
 def new_run_id() -> str:
@@ -52,14 +60,16 @@ class RunLog:
         *,
         listener: Callable[[dict[str, Any]], None] | None = None,
         extra_secrets: Iterable[str] = (),
+        redactor: Redactor | None = None,
     ):
         self.dir = run_dir
         self.run_id = run_dir.name
         self.listener = listener
-        # Env secrets plus any the caller knows of (e.g. the credentials store), longest first.
-        self._secrets = sorted(set(secret_values()) | {s for s in extra_secrets if len(s) >= 6}, key=len, reverse=True)
+        # Env secrets plus any the caller knows of (e.g. the credentials store).
+        self.redactor = redactor or Redactor.from_environment(extra=extra_secrets)
         self._seq = 0
         self._fd: int | None = None
+        self._lock_fd: int | None = None
 
     # Creation / opening ---------------------------------------------------------------------
     @classmethod
@@ -87,33 +97,63 @@ class RunLog:
         log._seq = sum(1 for _ in log.events())
         return log
 
+    # Driving --------------------------------------------------------------------------------
+    def lock_driver(self) -> None:
+        """Become the run's only driver until close(); RunError if another process drives it."""
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = os.pread(fd, 32, 0).decode().strip() or "?"
+            except (OSError, UnicodeDecodeError):
+                holder = "?"
+            os.close(fd)
+            raise RunError(
+                f"run {self.run_id} is being driven by another process (pid {holder}); wait for it to end "
+                f"or stop it (kill {holder}) before resuming"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
     # Writing --------------------------------------------------------------------------------
     def redact(self, text: str) -> str:
-        """Replace secret values from the environment (read when the log was opened)."""
-        for value in self._secrets:
-            if value in text:
-                text = text.replace(value, REDACTED)
-        return text
+        """Replace known secret values (read when the log was opened) and token-shaped text."""
+        return self.redactor.text(text)
 
     def append(self, type: str, **data: Any) -> dict[str, Any]:
         self._seq += 1
         event = {"seq": self._seq, "ts": time.time(), "type": type, **data}
-        line = self.redact(json.dumps(event, ensure_ascii=False, default=str)) + "\n"
+        raw = json.dumps(event, ensure_ascii=False, default=str)
+        line = clean_text(self.redact(raw))
         if self._fd is None:
-            self._fd = os.open(self.dir / EVENTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        os.write(self._fd, line.encode("utf-8"))
+            self._fd = self._open_for_append()
+        os.write(self._fd, (line + "\n").encode("utf-8"))
         if self.listener is not None:
-            self.listener(json.loads(line) if self._secrets else event)
+            self.listener(event if line == raw else json.loads(line))
         return event
 
+    def _open_for_append(self) -> int:
+        fd = os.open(self.dir / EVENTS_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            # A torn last line (a crash mid-write): end it, or the next event would be glued to it.
+            os.write(fd, b"\n")
+        return fd
+
     def write_state(self, state: dict[str, Any]) -> None:
-        state = json.loads(self.redact(json.dumps(state, default=str)))
-        write_json_atomic(self.dir / STATE_FILE, state)
+        write_json_atomic(self.dir / STATE_FILE, json.loads(clean_text(self.redact(json.dumps(state, default=str)))))
 
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
 
     # Reading --------------------------------------------------------------------------------
     def events(self) -> Iterator[dict[str, Any]]:
@@ -127,14 +167,16 @@ def read_events(run_dir: Path) -> Iterator[dict[str, Any]]:
     path = run_dir / EVENTS_FILE
     if not path.exists():
         return
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
             if not line.endswith("\n"):
                 break  # torn write from a crash: everything before it is intact
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue
+                event = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
+                continue  # a torn line closed off by a later append
+            if isinstance(event, dict) and isinstance(event.get("type"), str):
+                yield event
 
 
 def _alive(pid: Any) -> bool:
@@ -151,9 +193,12 @@ def read_state(run_dir: Path) -> dict[str, Any]:
     """The run's snapshot. A run still marked running whose process is gone was killed: it is
     reported as `interrupted` (resumable)."""
     try:
-        state = json.loads((run_dir / STATE_FILE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        state = json.loads((run_dir / STATE_FILE).read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError, RecursionError):
+        state = None
+    if not isinstance(state, dict):  # missing, unreadable or damaged: still listed, never a crash
         return {"run_id": run_dir.name, "status": "unknown"}
+    state["run_id"] = run_dir.name
     if state.get("status") == "running" and not _alive(state.get("pid")):
         state["status"] = "interrupted"
     return state

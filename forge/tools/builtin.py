@@ -6,6 +6,7 @@ Docstrings become prompt text for every step, so they stay short. Tools return o
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Annotated
@@ -14,11 +15,12 @@ from pydantic import Field
 
 from forge.errors import ToolError
 from forge.security.secrets import redact
+from forge.security.untrusted_text import clean_text
 from forge.tools import web
 from forge.tools.base import ToolContext, tool
 from forge.tools.sandbox import run_command, run_python
 from forge.tools.shell_policy import check_command
-from forge.tools.workspace import display_path, resolve_in_workspace, write_text_file
+from forge.tools.workspace import display_path, open_regular_file, resolve_in_workspace, write_text_file
 
 __all__ = [
     "read_file",
@@ -73,14 +75,18 @@ def read_file(ctx: ToolContext, path: RelativePath, offset: Annotated[int, Field
         raise ToolError(f"{shown!r} is a folder; use list_folder to see its files")
     if offset < 0:
         raise ToolError("offset must be 0 or more")
-    size = target.stat().st_size
-    with open(target, "rb") as f:
-        if b"\x00" in f.read(8192):
-            raise ToolError(f"{shown!r} is a binary file ({size} bytes); read_file reads text files only")
     chunk = _read_chunk_chars(ctx)
-    with open(target, encoding="utf-8", errors="replace", newline="") as f:
-        f.read(offset)
-        text = f.read(chunk + 1)
+    with open_regular_file(target, shown) as raw:
+        size = os.fstat(raw.fileno()).st_size
+        if b"\x00" in raw.read(8192):
+            raise ToolError(f"{shown!r} is a binary file ({size} bytes); read_file reads text files only")
+        raw.seek(0)
+        if offset >= size:  # characters are never fewer than bytes: nothing is left to read
+            text = ""
+        else:
+            f = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+            _skip_chars(f, offset)
+            text = f.read(chunk + 1)
     if not text:
         return "(empty file)" if offset == 0 else f"(nothing after offset {offset}; the file has ended)"
     if len(text) <= chunk:
@@ -90,6 +96,15 @@ def read_file(ctx: ToolContext, path: RelativePath, offset: Annotated[int, Field
         f"{text[:chunk]}\n[truncated: showed characters {offset}-{end} of a {size}-byte file; "
         f"call read_file with offset={end} to read on]"
     )
+
+
+def _skip_chars(f: io.TextIOBase, count: int, block: int = 1 << 20) -> None:
+    """Read past `count` characters a block at a time: a huge offset costs time, not memory."""
+    while count > 0:
+        got = len(f.read(min(count, block)))
+        if got == 0:
+            return
+        count -= got
 
 
 @tool
@@ -142,6 +157,7 @@ def list_folder(ctx: ToolContext, path: RelativePath = ".") -> str:
             break
     if not entries:
         return f"{shown} is empty"
+    entries = [_printable_entry(e) for e in entries]
     entries.sort()
     budget = _read_chunk_chars(ctx)
     shown_entries: list[str] = []
@@ -154,6 +170,12 @@ def list_folder(ctx: ToolContext, path: RelativePath = ".") -> str:
     if len(shown_entries) < len(entries):
         more = f"\n[listing cut after {len(shown_entries)} entries; list a subfolder to see more]"
     return f"Contents of {shown}:\n" + "\n".join(shown_entries) + more
+
+
+def _printable_entry(entry: str) -> str:
+    """File names are bytes on Linux: one that is not UTF-8 is shown with U+FFFD, and said so."""
+    cleaned = clean_text(entry)
+    return entry if cleaned == entry else f"{cleaned} [name is not valid UTF-8]"
 
 
 def _size(path: Path) -> str:

@@ -11,6 +11,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from forge.errors import PathOutsideWorkspaceError, ToolError
 
@@ -44,6 +45,24 @@ def resolve_in_workspace(root: Path, user_path: str, *, must_exist: bool = False
     if must_exist and not target.exists():
         raise ToolError(f"{user_path!r} does not exist in the workspace; call list_folder to see what does")
     return target
+
+
+def open_regular_file(target: Path, shown: str) -> BinaryIO:
+    """Open a confined path for reading, refusing anything but a regular file.
+
+    A FIFO would block the agent forever and a device could stream without end: the file is
+    opened non-blocking and without following a last-moment symlink, then checked with fstat."""
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise ToolError(f"cannot open {shown!r}: {e.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device or special file"
+        raise ToolError(f"{shown!r} is {kind}, not a regular file; only regular files can be read")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 def display_path(root: Path, path: Path) -> str:

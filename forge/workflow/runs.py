@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from forge.blocks.credentials import CredentialStore
 from forge.blocks.registry import BlockRegistry
 from forge.config import Settings
 from forge.errors import RunError
 from forge.runs.log import RunLog, list_runs, read_events, read_state, write_json_atomic
+from forge.security.secrets import workspace_redactor
 from forge.workflow.cache import OutputCache
 from forge.workflow.engine import COMPLETED, DEFAULT_CONCURRENCY, NodeResult, RunResult, WorkflowRun
 from forge.workflow.executors import Executor
@@ -35,7 +35,8 @@ def runs_dir(settings: Settings) -> Path:
 
 
 def _log_kwargs(settings: Settings, listener: Listener | None) -> dict[str, Any]:
-    return {"listener": listener, "extra_secrets": CredentialStore.for_workspace(settings.workspace).secret_values()}
+    # Raises ConfigError when the credentials file is unreadable: never run unredacted.
+    return {"listener": listener, "redactor": workspace_redactor(settings.workspace)}
 
 
 def _cache(settings: Settings, enabled: bool) -> OutputCache | None:
@@ -60,6 +61,7 @@ async def run_workflow(
     plan = validate(workflow, registry, run_inputs, source or workflow.name)
     runs_dir(settings).mkdir(parents=True, exist_ok=True)
     log = RunLog.create(runs_dir(settings), **_log_kwargs(settings, listener))
+    log.lock_driver()
     try:
         write_json_atomic(log.dir / WORKFLOW_COPY, workflow.raw)
         extra = {"workflow": workflow.name, "file": source, "created_at": time.time(), "inputs": run_inputs.as_dict()}
@@ -114,6 +116,7 @@ async def resume_workflow(
         raise RunError(f"run {run_id} already completed every node; nothing to resume (start a new run instead)")
     log = RunLog.open(runs_dir(settings), run_id, **_log_kwargs(settings, listener))
     try:
+        log.lock_driver()
         log.append("resumed", run_id=run_id, workflow=workflow.name, replayed=sorted(replayed), rerun=rerun)
         extra: dict[str, Any] = {k: state[k] for k in ("workflow", "file", "created_at", "inputs") if k in state}
         extra["resumed_at"] = time.time()
