@@ -160,7 +160,7 @@ def validate(workflow: Workflow, registry: BlockRegistry, inputs: RunInputs | No
              source: str = "workflow") -> Plan:
     """Check everything; return the Plan or raise WorkflowValidationError with all problems."""
     inputs = inputs or RunInputs()
-    errors: list[str] = []
+    errors: list[str] = list(workflow.problems)  # structural ones found while parsing
     index: dict[str, int] = {}
     blocks: dict[str, type[Block]] = {}
     for i, node in enumerate(workflow.nodes):
@@ -170,6 +170,8 @@ def validate(workflow: Workflow, registry: BlockRegistry, inputs: RunInputs | No
             errors.append(f"nodes[{i}].id: duplicate node id {node.id!r} (also nodes[{index[node.id]}]); rename one")
             continue
         index[node.id] = i
+        if not node.block_id:
+            continue  # its missing block_id is already among the parse problems
         block = registry.get(node.block_id)
         if block is None:
             close = registry.closest(node.block_id)
