@@ -107,7 +107,9 @@ def test_json_parse_error_has_line_and_column(ctx) -> None:
 # csv -----------------------------------------------------------------------------------------
 def test_csv_round_trip(ctx, files: Path) -> None:
     rows = [{"name": "Ann, Jr.", "n": 1}, {"name": 'say "hi"', "n": 2, "tags": ["x"]}]
-    assert out(CSVWrite, {"path": "out/data.csv", "rows": rows}, ctx) == {"path": "out/data.csv"}
+    written = out(CSVWrite, {"path": "out/data.csv", "rows": rows}, ctx)
+    size = (files / "out" / "data.csv").stat().st_size
+    assert written == {"path": "out/data.csv", "file": {"path": "out/data.csv", "mime_type": "text/csv", "size": size}}
     assert (files / "out" / "data.csv").read_text().splitlines()[0] == "name,n,tags"
     result = out(CSVRead, {"path": "out/data.csv"}, ctx)
     assert result["columns"] == ["name", "n", "tags"]
@@ -131,7 +133,8 @@ def test_csv_read_needs_exactly_one_source(ctx) -> None:
 
 # files ---------------------------------------------------------------------------------------
 def test_file_write_then_read_and_append(ctx, files: Path) -> None:
-    assert out(FileWrite, {"path": "notes/a.txt", "content": "one\n"}, ctx) == {"path": "notes/a.txt"}
+    ref = {"path": "notes/a.txt", "mime_type": "text/plain", "size": 4}
+    assert out(FileWrite, {"path": "notes/a.txt", "content": "one\n"}, ctx) == {"path": "notes/a.txt", "file": ref}
     out(FileWrite, {"path": "notes/a.txt", "content": "two\n", "mode": "append"}, ctx)
     assert out(FileRead, {"path": "notes/a.txt"}, ctx) == {"content": "one\ntwo\n"}
     out(FileWrite, {"path": "notes/a.txt", "content": "new"}, ctx)

@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
-from forge.blocks.files import read_text, write_text
+from forge.blocks.filerefs import FilePath, FileRef
+from forge.blocks.files import read_text, write_text, written_ref
 from forge.errors import ConfigError, ToolError
 
 
@@ -130,7 +131,7 @@ class CSVRead(Block):
     cacheable = False  # may read a file that changes
 
     class Input(EmptyModel):
-        path: str | None = Field(None, description="CSV file relative to the files folder.")
+        path: FilePath | None = Field(None, description="CSV file relative to the files folder.")
         text: str | None = Field(None, description="Or the CSV text itself.")
         delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
 
@@ -162,15 +163,17 @@ class CSVWrite(Block):
     categories = (BlockCategory.DATA, BlockCategory.FILES)
     cacheable = False
     main_input = "rows"
+    main_output = "file"
 
     class Input(EmptyModel):
-        path: str = Field(description="CSV file relative to the files folder.")
+        path: FilePath = Field(description="CSV file relative to the files folder.")
         rows: list[dict[str, Any]] = Field(description="The rows; keys become columns.")
         columns: list[str] | None = Field(None, description="Column order; default: keys in order of appearance.")
         delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
 
     class Output(EmptyModel):
         path: str = Field(description="The written file, relative to the files folder.")
+        file: FileRef = Field(description="A reference to the written file (its text in a text input).")
 
     async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
         columns = input.columns or list(dict.fromkeys(k for row in input.rows for k in row))
@@ -179,7 +182,9 @@ class CSVWrite(Block):
         writer.writeheader()
         for row in input.rows:
             writer.writerow({k: _cell(v) for k, v in row.items()})
-        yield "path", await asyncio.to_thread(write_text, ctx, input.path, buf.getvalue())
+        path = await asyncio.to_thread(write_text, ctx, input.path, buf.getvalue())
+        yield "path", path
+        yield "file", written_ref(ctx, path)
 
 
 def _cell(value: Any) -> Any:
