@@ -321,3 +321,23 @@ def test_path_inputs_fed_by_text_stay_confined(env, escape):
     ], "edges": [{"from": "ask", "to": "read"}]}
     res = cli(env, "run", write(env, data), "-i", f"p={escape}", "--json", *common(env))
     assert res.returncode == 1 and "top secret" not in res.stdout + res.stderr
+
+
+def test_database_blocks_cannot_reach_files_outside_the_workflow(env):
+    outside = env / "escaped"
+    data = {"name": "db", "nodes": [
+        {"id": "url", "block": "database_query", "config": {"query": "CREATE TABLE t (x)", "url": f"sqlite:///{outside}1"}},
+        {"id": "up", "block": "database_log", "config": {"record": 1, "url": "sqlite:///../../../escaped2"}},
+        {"id": "attach", "block": "database_query", "config": {"query": f"ATTACH DATABASE '{outside}3' AS x"}},
+        {"id": "vacuum", "block": "database_query", "config": {"query": f"VACUUM INTO '{outside}4'"}},
+        {"id": "fine", "block": "database_query", "config": {"query": "SELECT 1 AS one", "url": "sqlite:///my.db"}},
+    ]}
+    res = cli(env, "run", write(env, data), "--json", *common(env))
+    assert res.returncode == 1
+    assert json.loads(res.stdout) == {"fine": {"rows": [{"one": 1}], "rowcount": 1}}
+    state = json.loads(cli(env, "runs", "--json", "--workspace", str(env / "ws")).stdout)[0]
+    errors = {nid: n["error"] for nid, n in state["nodes"].items() if n["status"] == "failed"}
+    assert set(errors) == {"url", "up", "attach", "vacuum"}
+    assert "outside the workflow's files folder" in errors["url"] and "outside" in errors["up"]
+    assert "not authorized" in errors["attach"] and "authorization denied" in errors["vacuum"]
+    assert not any(env.glob("escaped*")) and (files_dir(env) / "my.db").is_file()

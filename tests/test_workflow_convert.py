@@ -10,9 +10,8 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel
 
-from forge.blocks import ai
+from forge.blocks import ai, builtin
 from forge.blocks.base import Block, BlockContext
-from forge.blocks import builtin
 from forge.blocks.filerefs import FilePath, FileRef
 from forge.blocks.registry import BlockRegistry
 from forge.blocks.testing import TEST_BLOCKS
@@ -21,7 +20,6 @@ from forge.workflow.convert import ConversionError, can_convert, convert, descri
 from forge.workflow.model import WorkflowValidationError, parse_workflow
 from forge.workflow.runs import run_workflow
 from forge.workflow.validate import validate
-
 
 BUILTIN = [getattr(builtin, name) for name in builtin.__all__]
 
