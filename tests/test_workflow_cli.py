@@ -341,3 +341,23 @@ def test_database_blocks_cannot_reach_files_outside_the_workflow(env):
     assert "outside the workflow's files folder" in errors["url"] and "outside" in errors["up"]
     assert "not authorized" in errors["attach"] and "authorization denied" in errors["vacuum"]
     assert not any(env.glob("escaped*")) and (files_dir(env) / "my.db").is_file()
+
+
+def test_template_bombs_fail_their_node_only(env):
+    loops = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    data = {"name": "bombs", "nodes": [
+        {"id": "big", "block": "text_template", "config": {"template": "{{ 'a' * 10**8 }}"}},
+        {"id": "slow", "block": "text_template", "config": {"template": loops}, "timeout": 2},
+        {"id": "fine", "block": "text_template", "config": {"template": "{{ 6 * 7 }}"}},
+    ]}
+    import time
+
+    started = time.monotonic()
+    res = cli(env, "run", write(env, data), "--json", *common(env))
+    assert time.monotonic() - started < 30
+    assert res.returncode == 1 and json.loads(res.stdout) == {"fine": {"text": "42"}}
+    state = json.loads(cli(env, "runs", "--json", "--workspace", str(env / "ws")).stdout)[0]
+    assert state["nodes"]["big"]["error"] == ("ToolError: template refused: a repeated string or list would be "
+                                              "100,000,000 long; templates may build at most 1,000,000 characters "
+                                              "or items")
+    assert state["nodes"]["slow"]["error"].startswith("timed out after 2s")
