@@ -351,3 +351,21 @@ def test_file_reference_reads_are_confined_and_text_only(settings, registry):
         assert why in result.nodes["t"].error
         assert result.nodes["echo"].status == "completed"  # an Any input gets the reference itself
         assert "top secret" not in str(result.outputs())
+
+
+def test_file_ref_helper_for_custom_blocks(tmp_path):
+    from forge.blocks.filerefs import file_ref
+    from forge.errors import PathOutsideWorkspaceError
+
+    root = tmp_path / "files"
+    (root / "img").mkdir(parents=True)
+    (root / "img" / "chart.png").write_bytes(b"\x89PNG....")
+    expected = {"path": "img/chart.png", "mime_type": "image/png", "size": 8}
+    assert file_ref(root, "img/chart.png") == expected
+    assert file_ref(root, root / "img" / "chart.png") == expected
+    assert file_ref(root, "img/../img/chart.png") == expected
+    (tmp_path / "outside.txt").write_text("x")
+    for escape in ("../outside.txt", tmp_path / "outside.txt"):
+        with pytest.raises(PathOutsideWorkspaceError):
+            file_ref(root, escape)
+    assert FileRef.model_json_schema()["required"] == ["path"]

@@ -21,6 +21,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from forge.errors import PathOutsideWorkspaceError
+from forge.tools.workspace import resolve_in_workspace
+
 
 class FileRef(BaseModel):
     """A file in the workflow's files folder."""
@@ -51,9 +54,16 @@ _MIME.add_type("text/markdown", ".md")
 FilePath = Annotated[str, FILE_PATH]
 
 
-def file_ref(root: Path, target: Path, *, text: bool = False) -> dict[str, Any]:
-    """The reference to `target` (an existing file inside `root`), as the JSON value blocks emit."""
+def file_ref(root: Path, path: str | Path, *, text: bool = False) -> dict[str, Any]:
+    """The reference (as the JSON value blocks emit) to the existing file `path` in the files
+    folder `root` (ctx.workspace): relative to it, or absolute inside it."""
+    base = Path(root).resolve()
+    if Path(path).is_absolute():
+        target = Path(path).resolve()
+        if not target.is_relative_to(base):
+            raise PathOutsideWorkspaceError(f"{str(path)!r} is outside the files folder; reference files inside it")
+    else:
+        target = resolve_in_workspace(base, str(path), must_exist=True)
     guessed = _MIME.guess_type(target.name)[0]
     mime = guessed or ("text/plain" if text else "application/octet-stream")
-    rel = target.resolve().relative_to(root.resolve()).as_posix()
-    return FileRef(path=rel, mime_type=mime, size=target.stat().st_size).model_dump()
+    return FileRef(path=target.relative_to(base).as_posix(), mime_type=mime, size=target.stat().st_size).model_dump()

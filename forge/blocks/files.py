@@ -62,7 +62,7 @@ def write_text(ctx: BlockContext, path: str, content: str, *, append: bool = Fal
 
 def written_ref(ctx: BlockContext, path: str) -> dict[str, Any]:
     """The FileRef (as emitted) of a text file a block just wrote at workspace-relative `path`."""
-    return file_ref(workspace_root(ctx), confined(ctx, path), text=True)
+    return file_ref(workspace_root(ctx), path, text=True)
 
 
 class FileRead(Block):
