@@ -369,3 +369,43 @@ def test_file_ref_helper_for_custom_blocks(tmp_path):
         with pytest.raises(PathOutsideWorkspaceError):
             file_ref(root, escape)
     assert FileRef.model_json_schema()["required"] == ["path"]
+
+
+def test_file_references_survive_the_log_on_resume_and_models_are_stored_as_json(settings, registry):
+    """Resume replays outputs from events.jsonl (plain JSON): a reference must still read the file,
+    and a block emitting a pydantic FileRef must be seen downstream exactly as after a replay."""
+    from forge.blocks import testing
+    from forge.runs.log import read_events
+    from forge.workflow.runs import resume_workflow, runs_dir
+
+    class ModelEmitter(Block):
+        id = "model_emitter"
+
+        class Input(BaseModel):
+            path: str
+
+        class Output(BaseModel):
+            file: FileRef
+
+        async def run(self, input: Any, ctx: BlockContext):  # noqa: A002
+            (ctx.workspace / input.path).write_text("from a model")
+            yield "file", FileRef(path=input.path, mime_type="text/plain", size=12)
+
+    reg = BlockRegistry([*BUILTIN, *TEST_BLOCKS, ModelEmitter])
+    testing._FLAKY_ATTEMPTS.clear()
+    first = run(settings, reg, [
+        {"id": "save", "block": "file_write", "config": {"path": "k.txt", "content": "key-from-file"}},
+        {"id": "flaky", "block": "flaky", "config": {"failures": 1}},
+        {"id": "emit", "block": "model_emitter", "config": {"path": "m.txt"}},
+        {"id": "show", "block": "text_split"},
+    ], [{"from": "save", "to": "flaky", "to_input": "key"}, {"from": "emit", "to": "show"}])
+    assert first.nodes["flaky"].status == "failed" and testing._FLAKY_ATTEMPTS["key-from-file"] == 1
+    assert first.outputs()["emit"] == {"file": {"path": "m.txt", "mime_type": "text/plain", "size": 12}}
+    assert first.outputs()["show"] == {"chunks": ["from a model"]}
+    logged = [e["value"] for e in read_events(runs_dir(settings) / first.run_id)
+              if e["type"] == "node_output" and e["node"] == "emit"]
+    assert logged == [{"path": "m.txt", "mime_type": "text/plain", "size": 12}]
+
+    resumed = asyncio.run(resume_workflow(first.run_id, reg, settings))
+    assert resumed.status == "completed", resumed.nodes["flaky"].error
+    assert resumed.nodes["save"].replayed and testing._FLAKY_ATTEMPTS["key-from-file"] == 2

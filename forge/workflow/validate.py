@@ -1,7 +1,8 @@
 """Validate a workflow against the block registry, completely, before anything runs.
 
-Every problem is collected (unknown block, bad config with its field path, unknown port, edge to an
-unknown node, duplicate id, cycle, missing required input, bad cron) and raised together as one
+Every problem is collected (the parser's structural ones such as a bad timeout, unknown block, bad
+config with its field path, unknown port, edge to an unknown node, duplicate id, cycle, an edge
+whose types can never convert, missing required input, bad cron) and raised together as one
 WorkflowValidationError. The result is a Plan: resolved block classes, ports and adjacency, in
 topological order, which is all the engine needs.
 """
