@@ -310,6 +310,8 @@ def test_file_reference_round_trip_into_text_and_path_inputs(env):
     assert out["read"] == {"content": "buy milk"}
     assert out["back"]["rows"] == [{"a": "1"}]
     assert out["save"]["file"] == {"path": "notes/today.md", "mime_type": "text/markdown", "size": 8}
+    show = " ".join(cli(env, "blocks", "show", "file_write").stdout.split())
+    assert "default ports: content -> file" in show and "string (file path)" in show and "FileRef" in show
 
 
 @pytest.mark.parametrize("escape", ["../../secret.txt", "/etc/hostname"])
