@@ -391,7 +391,10 @@ def blocks_command(blocks_dir: Path | None, json_output: bool) -> None:
 def _fields_table(title: str, schema: dict[str, Any], required: set[str]) -> Table:
     table = Table("field", "type", "required", "default", "description", title=title, title_justify="left")
     for name, prop in (schema.get("properties") or {}).items():
-        kind = prop.get("type") or " | ".join(str(x.get("type", "?")) for x in prop.get("anyOf", [])) or "any"
+        kind = (prop.get("type") or prop.get("$ref", "").rsplit("/", 1)[-1]  # e.g. FileRef
+                or " | ".join(str(x.get("type", "?")) for x in prop.get("anyOf", [])) or "any")
+        if prop.get("format") == "file-path":
+            kind += " (file path)"
         default = json.dumps(prop["default"], default=str) if "default" in prop else ""
         table.add_row(name, kind, "yes" if name in required else "", default, prop.get("description", ""))
     return table

@@ -142,6 +142,63 @@ def test_database_log_creates_table_and_appends(settings, tmp_path):
         run(storage.DatabaseLog, ctx, record={}, collection="logs; DROP TABLE x")
 
 
+@pytest.mark.parametrize("url_of", [
+    lambda out: f"sqlite:///{out}",  # absolute, outside
+    lambda out: "sqlite:///../outside.db",  # relative, climbing out
+    lambda out: "sqlite:///sub/../../outside.db",
+    lambda out: "sqlite:///link/outside.db",  # through a symlink in the files folder
+    lambda out: f"sqlite+pysqlite:///{out}",  # another driver spelling
+    lambda out: f"sqlite:///file:{out}?uri=true",  # a URI filename
+])
+@pytest.mark.parametrize("block", ["query", "log"])
+def test_sqlite_urls_from_node_input_stay_in_the_files_folder(settings, tmp_path, url_of, block):
+    ctx = make_ctx(settings, tmp_path)
+    ctx.workspace.mkdir(parents=True)
+    (ctx.workspace / "link").symlink_to(tmp_path)
+    outside = tmp_path / "outside.db"
+    with pytest.raises(ConfigError, match="outside the workflow's files folder|not allowed in node input") as e:
+        if block == "query":
+            run(storage.DatabaseQuery, ctx, query="CREATE TABLE pwned (x)", url=url_of(outside))
+        else:
+            run(storage.DatabaseLog, ctx, record={"x": 1}, url=url_of(outside))
+    assert "\n" not in str(e.value)
+    assert not outside.exists()
+
+
+def test_sqlite_urls_inside_the_files_folder_and_in_memory_work(settings, tmp_path):
+    ctx = make_ctx(settings, tmp_path)
+    run(storage.DatabaseQuery, ctx, query="CREATE TABLE t (x)", url="sqlite:///data/app.db")
+    assert (ctx.workspace / "data" / "app.db").is_file()  # relative to the files folder, not the cwd
+    inside = (ctx.workspace / "data" / "app.db").resolve()
+    out = run(storage.DatabaseQuery, ctx, query="SELECT count(*) AS n FROM t", url=f"sqlite:///{inside}?timeout=5")
+    assert out["rows"] == [{"n": 0}]
+    assert run(storage.DatabaseQuery, ctx, query="SELECT 2 AS n", url="sqlite://")["rows"] == [{"n": 2}]
+    assert run(storage.DatabaseLog, ctx, record="x", url="sqlite:///data/app.db")["id"] == 1
+
+
+@pytest.mark.parametrize("statement", [
+    "ATTACH DATABASE '{out}' AS other",
+    "VACUUM INTO '{out}'",
+    "SELECT load_extension('{out}')",
+    "PRAGMA temp_store_directory = '{dir}'",
+])
+@pytest.mark.parametrize("where", ["default", "credentials", "memory"])
+def test_sql_cannot_open_other_files_or_load_code(settings, tmp_path, statement, where):
+    creds = {"database": {"url": f"sqlite:///{tmp_path / 'mine.db'}"}} if where == "credentials" else None
+    ctx = make_ctx(settings, tmp_path, creds)
+    url = "sqlite://" if where == "memory" else None
+    outside = tmp_path / "escaped.db"
+    run(storage.DatabaseQuery, ctx, query="CREATE TABLE t (x)", url=url)
+    with pytest.raises(ToolError, match="not authorized|authorization denied") as e:
+        run(storage.DatabaseQuery, ctx, query=statement.format(out=outside, dir=tmp_path), url=url)
+    assert "ATTACH, VACUUM INTO and load_extension are refused" in str(e.value)
+    assert not outside.exists()
+    # The database still works for everything else, pragmas SQLAlchemy uses included.
+    if where != "memory":  # (each in-memory run starts empty)
+        assert run(storage.DatabaseQuery, ctx, query="PRAGMA table_info(t)")["rows"][0]["name"] == "x"
+    assert run(storage.DatabaseLog, ctx, record="still fine", url=url)["id"] == 1
+
+
 # Redis -----------------------------------------------------------------------------------------
 @pytest.fixture
 def fake_redis(monkeypatch):

@@ -140,7 +140,8 @@ def test_block_as_tool_multiple_outputs_and_defaults(ctx) -> None:
     assert "required" not in schema and schema["properties"]["format"]["enum"] == ["markdown", "html"]
     tctx = ToolContext(workspace=ctx.workspace, settings=ctx.settings)
     result = json.loads(tool(tctx, {"title": "T", "content": "c", "path": "r.md"}))
-    assert result == {"report": "# T\n\nc\n", "path": "r.md"}
+    assert result == {"report": "# T\n\nc\n", "path": "r.md",
+                      "file": {"path": "r.md", "mime_type": "text/markdown", "size": 7}}
     assert (ctx.workspace / "r.md").read_text() == "# T\n\nc\n"
 
 

@@ -233,3 +233,133 @@ def test_ctrl_c_leaves_an_interrupted_run_that_resumes(env):
     assert run["nodes"]["quick"]["status"] == "completed"
     kinds = [json.loads(line)["type"] for line in (runs_dir / run["run_id"] / "events.jsonl").read_text().splitlines()]
     assert kinds[-1] == "interrupted" and "finished" not in kinds
+
+
+# Data passing between blocks: conversion, unconvertible edges, file references ---------------------------
+def files_dir(env: Path) -> Path:
+    return env / "ws" / "workflows" / "files"
+
+
+def test_calculator_result_into_file_write_runs(env):
+    data = {"name": "calc", "nodes": [
+        {"id": "calc", "block": "calculator", "config": {"expression": "(2 + 3) * 4"}},
+        {"id": "save", "block": "file_write", "config": {"path": "out/result.txt"}},
+    ], "edges": [{"from": "calc", "to": "save"}]}
+    name = write(env, data)
+    assert cli(env, "validate", name).returncode == 0
+    res = cli(env, "run", name, "--json", *common(env))
+    assert res.returncode == 0, res.stderr
+    assert (files_dir(env) / "out" / "result.txt").read_text() == "20"
+    out = json.loads(res.stdout)
+    assert out["save"] == {"path": "out/result.txt",
+                           "file": {"path": "out/result.txt", "mime_type": "text/plain", "size": 2}}
+
+
+def test_validate_lists_unconvertible_edges_with_both_types_among_all_errors(env):
+    data = {"name": "bad", "nodes": [
+        {"id": "search", "block": "web_search", "config": {"query": "x"}, "timeout": -3},
+        {"id": "more", "block": "web_search", "config": {"query": "y"}, "retry": {"count": "lots"}},
+        {"id": "calc", "block": "calculatr"},
+        {"id": "cond", "block": "condition", "config": {"operator": ">", "threshold": 1}},
+        {"id": "write", "block": "file_write", "config": {"path": "x.txt", "content": "x", "mode": "append"}},
+    ], "edges": [
+        {"from": "search", "from_output": "results", "to": "more", "to_input": "max_results"},
+        {"from": "search", "from_output": "urls", "to": "write", "to_input": "mode"},
+        {"from": "search", "from_output": "urls", "to": "cond"},  # Any input: anything converts
+    ]}
+    res = cli(env, "validate", write(env, data))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    lines = res.stderr.splitlines()
+    assert lines[0].endswith("is invalid (5 errors):"), res.stderr
+    assert "  edges[0]: search.results -> more.max_results: output type list[object] can never convert to " \
+           "input type integer; connect a port of a matching type or convert it in between" in lines
+    assert any(line.startswith('  edges[1]: search.urls -> write.mode: output type list[string] can never '
+                               'convert to input type one of "overwrite", "append"') for line in lines)
+    assert any("nodes[0].timeout: must be a number >= 0, got -3" in line for line in lines)
+    assert any('nodes[1].retry.count: must be a whole number >= 0 and <= 100, got "lots"' in line for line in lines)
+    assert any("unknown block 'calculatr'" in line and "did you mean calculator" in line for line in lines)
+    # Nothing ran: no run directory was made.
+    assert not (env / "ws").exists()
+
+
+def test_value_dependent_edge_fails_at_run_time_naming_the_edge(env):
+    data = {"name": "late", "nodes": [
+        {"id": "ask", "block": "user_input", "config": {"name": "n"}},
+        {"id": "search", "block": "web_search", "config": {"query": "x"}},
+    ], "edges": [{"from": "ask", "to": "search", "to_input": "max_results"}]}
+    name = write(env, data)
+    assert cli(env, "validate", name).returncode == 0  # any -> integer depends on the value
+    res = cli(env, "run", name, "-i", "n=three", *common(env))
+    assert res.returncode == 1
+    text = " ".join(res.stdout.split())
+    assert 'edge ask.value -> search.max_results: cannot convert string "three" to integer (not a number)' in text
+
+
+def test_file_reference_round_trip_into_text_and_path_inputs(env):
+    data = {"name": "files", "nodes": [
+        {"id": "save", "block": "file_write", "config": {"path": "notes/today.md", "content": "buy milk"}},
+        {"id": "loud", "block": "shout"},  # a text input: receives the file's text
+        {"id": "read", "block": "file_read"},  # a path input: receives the path
+        {"id": "rows", "block": "csv_write", "config": {"path": "t.csv", "rows": [{"a": 1}]}},
+        {"id": "back", "block": "csv_read"},
+    ], "edges": [{"from": "save", "to": "loud"}, {"from": "save", "to": "read"}, {"from": "rows", "to": "back"}]}
+    res = cli(env, "run", write(env, data), "--json", *common(env))
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["loud"] == {"text": "BUY MILK!"}
+    assert out["read"] == {"content": "buy milk"}
+    assert out["back"]["rows"] == [{"a": "1"}]
+    assert out["save"]["file"] == {"path": "notes/today.md", "mime_type": "text/markdown", "size": 8}
+    show = " ".join(cli(env, "blocks", "show", "file_write").stdout.split())
+    assert "default ports: content -> file" in show and "string (file path)" in show and "FileRef" in show
+
+
+@pytest.mark.parametrize("escape", ["../../secret.txt", "/etc/hostname"])
+def test_path_inputs_fed_by_text_stay_confined(env, escape):
+    (env / "secret.txt").write_text("top secret")
+    data = {"name": "esc", "nodes": [
+        {"id": "ask", "block": "user_input", "config": {"name": "p"}},
+        {"id": "read", "block": "file_read"},
+    ], "edges": [{"from": "ask", "to": "read"}]}
+    res = cli(env, "run", write(env, data), "-i", f"p={escape}", "--json", *common(env))
+    assert res.returncode == 1 and "top secret" not in res.stdout + res.stderr
+
+
+def test_database_blocks_cannot_reach_files_outside_the_workflow(env):
+    outside = env / "escaped"
+    data = {"name": "db", "nodes": [
+        {"id": "url", "block": "database_query", "config": {"query": "CREATE TABLE t (x)", "url": f"sqlite:///{outside}1"}},
+        {"id": "up", "block": "database_log", "config": {"record": 1, "url": "sqlite:///../../../escaped2"}},
+        {"id": "attach", "block": "database_query", "config": {"query": f"ATTACH DATABASE '{outside}3' AS x"}},
+        {"id": "vacuum", "block": "database_query", "config": {"query": f"VACUUM INTO '{outside}4'"}},
+        {"id": "fine", "block": "database_query", "config": {"query": "SELECT 1 AS one", "url": "sqlite:///my.db"}},
+    ]}
+    res = cli(env, "run", write(env, data), "--json", *common(env))
+    assert res.returncode == 1
+    assert json.loads(res.stdout) == {"fine": {"rows": [{"one": 1}], "rowcount": 1}}
+    state = json.loads(cli(env, "runs", "--json", "--workspace", str(env / "ws")).stdout)[0]
+    errors = {nid: n["error"] for nid, n in state["nodes"].items() if n["status"] == "failed"}
+    assert set(errors) == {"url", "up", "attach", "vacuum"}
+    assert "outside the workflow's files folder" in errors["url"] and "outside" in errors["up"]
+    assert "not authorized" in errors["attach"] and "authorization denied" in errors["vacuum"]
+    assert not any(env.glob("escaped*")) and (files_dir(env) / "my.db").is_file()
+
+
+def test_template_bombs_fail_their_node_only(env):
+    loops = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    data = {"name": "bombs", "nodes": [
+        {"id": "big", "block": "text_template", "config": {"template": "{{ 'a' * 10**8 }}"}},
+        {"id": "slow", "block": "text_template", "config": {"template": loops}, "timeout": 2},
+        {"id": "fine", "block": "text_template", "config": {"template": "{{ 6 * 7 }}"}},
+    ]}
+    import time
+
+    started = time.monotonic()
+    res = cli(env, "run", write(env, data), "--json", *common(env))
+    assert time.monotonic() - started < 30
+    assert res.returncode == 1 and json.loads(res.stdout) == {"fine": {"text": "42"}}
+    state = json.loads(cli(env, "runs", "--json", "--workspace", str(env / "ws")).stdout)[0]
+    assert state["nodes"]["big"]["error"] == ("ToolError: template refused: a repeated string or list would be "
+                                              "100,000,000 long; templates may build at most 1,000,000 characters "
+                                              "or items")
+    assert state["nodes"]["slow"]["error"].startswith("timed out after 2s")

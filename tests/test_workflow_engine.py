@@ -185,9 +185,14 @@ def test_runtime_input_validation_failure_names_the_field(settings, registry):
     result = run(settings, registry, [
         {"id": "src", "block": "echo", "config": {"text": "abc"}},
         {"id": "s", "block": "sleep"},
-    ], [{"from": "src", "to": "s", "to_input": "seconds"}])  # "abc" is not a number
+        {"id": "neg", "block": "add", "config": {"a": -5}},
+        {"id": "s2", "block": "sleep"},
+    ], [{"from": "src", "to": "s", "to_input": "seconds"},  # "abc" is not a number: no conversion
+        {"from": "neg", "to": "s2", "to_input": "seconds"}])  # converts, then fails the field's ge=0
     assert result.nodes["s"].status == "failed"
-    assert "input.seconds: Input should be a valid number" in result.nodes["s"].error
+    assert result.nodes["s"].error.startswith('edge src.text -> s.seconds: cannot convert string "abc" to number')
+    assert result.nodes["s2"].status == "failed"
+    assert "input.seconds: Input should be greater than or equal to 0" in result.nodes["s2"].error
 
 
 def test_events_state_and_workflow_copy_are_persisted(settings, registry):

@@ -150,5 +150,43 @@ def test_load_workflow_reports_bad_json_with_line_and_column(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_workflow(tmp_path / "missing.json")
     path.write_text(json.dumps({"name": "x", "nodes": [{"id": "a"}]}))
+    workflow = load_workflow(path)  # structural problems are kept for validate(), which reports them all
+    assert workflow.problems and workflow.problems[0].startswith("nodes[0].block_id: missing")
     with pytest.raises(WorkflowValidationError, match=r"nodes\[0\].block_id: missing"):
-        load_workflow(path)
+        validate(workflow, BlockRegistry(TEST_BLOCKS))
+
+
+def test_bad_timeout_and_retry_are_reported_with_every_other_problem(registry):
+    """A bad timeout or retry used to stop parsing and hide everything else."""
+    data = wf([
+        {"id": "a", "block": "noop", "timeout": -1, "retry": {"count": 2.5, "backoff": "soon"}},
+        {"id": "b", "block": "nope"},
+        {"id": "c", "block": "sleep", "config": {"seconds": "soon"}, "retry": 3},
+        {"id": "d", "block": "echo", "timeout": "fast"},
+        {"id": "e"},
+        {"id": "x", "block": "noop"}, {"id": "y", "block": "noop"},
+    ], [{"from": "x", "to": "y"}, {"from": "y", "to": "x"}, {"from": "a", "to": "e"}])
+    errors = errors_of(data, registry)
+    expected = [
+        "nodes[0].timeout: must be a number >= 0, got -1",
+        "nodes[0].retry.count: must be a whole number >= 0 and <= 100, got 2.5",
+        'nodes[0].retry.backoff: must be a number >= 0, got "soon"',
+        'nodes[2].retry: must be an object like {"count": 3, "backoff": 1}',
+        'nodes[3].timeout: must be a number >= 0, got "fast"',
+        "nodes[4].block_id: missing on node 'e'",
+        "nodes[1].block_id: unknown block 'nope'",
+        "cycle: ",
+        "nodes[2].config.seconds: Input should be a valid number",
+        "nodes[3]: node 'd' (echo) is missing required input 'text'",
+    ]
+    for start in expected:
+        assert sum(e.startswith(start) for e in errors) == 1, (start, errors)
+    assert len(errors) == len(expected), errors  # nothing twice, nothing made up (edges to 'e' are fine)
+
+
+@pytest.mark.parametrize("raw", ['{"name": "t", "nodes": [{"id": "a", "block": "noop", "timeout": NaN}]}',
+                                 '{"name": "t", "nodes": [{"id": "a", "block": "noop", "timeout": Infinity}]}',
+                                 '{"name": "t", "nodes": [{"id": "a", "block": "noop", "retry": {"count": 1e9}}]}'])
+def test_non_finite_or_huge_retry_values_are_refused(registry, raw):
+    errors = errors_of(json.loads(raw), registry)
+    assert len(errors) == 1 and errors[0].startswith(("nodes[0].timeout: must be", "nodes[0].retry.count: must be"))

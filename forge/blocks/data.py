@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import importlib.util
 import io
 import json
 import re
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
 
 from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
-from forge.blocks.files import read_text, write_text
+from forge.blocks.filerefs import FilePath, FileRef
+from forge.blocks.files import read_text, write_text, written_ref
 from forge.errors import ConfigError, ToolError
 
 
@@ -56,8 +62,9 @@ class TextTemplate(Block):
     id = "text_template"
     name = "Text template"
     description = (
-        "Fill a Jinja2 template (sandboxed; undefined variables are errors). The incoming text is "
-        "available as {{ text }}, the `values` entries by name."
+        "Fill a Jinja2 template (sandboxed; undefined variables are errors; the output and any value built "
+        "on the way are capped at 1,000,000 characters). The incoming text is available as {{ text }}, "
+        "the `values` entries by name."
     )
     categories = (BlockCategory.DATA,)
     main_input = "text"
@@ -71,24 +78,81 @@ class TextTemplate(Block):
         text: str = Field(description="The rendered text.")
 
     async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
-        yield "text", render_template(input.template, {"text": input.text, **input.values})
+        yield "text", await render_template(input.template, {"text": input.text, **input.values})
 
 
-def render_template(template: str, values: dict[str, Any]) -> str:
-    import jinja2
-    from jinja2.sandbox import SandboxedEnvironment
+@dataclass(frozen=True)
+class TemplateLimits:
+    """What one rendering may use. The child process is killed at `wall_s` (or the node's timeout)."""
 
-    # The sandbox refuses dunder and unsafe attribute access, so a template cannot reach Python
-    # internals (`{{ ''.__class__.__mro__ }}`); StrictUndefined turns typos into errors.
-    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    max_chars: int = 1_000_000  # the output, and any single string or list built on the way
+    memory_mb: int = 256
+    cpu_s: int = 5
+    wall_s: float = 15.0
+
+
+# Put only jinja2 and markupsafe on the child's path (-I -S: no site, no env, no cwd), then run the script.
+_BOOT = "import runpy, sys; sys.path[:0] = sys.argv[2:]; runpy.run_path(sys.argv[1], run_name='__main__')"
+
+
+def _package_dirs() -> list[str]:
+    dirs = []
+    for name in ("jinja2", "markupsafe"):
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError(f"{name} is not installed; reinstall the project (pip install -e .)")
+        dirs.append(str(Path(next(iter(spec.submodule_search_locations))).parent))
+    return list(dict.fromkeys(dirs))
+
+
+async def render_template(template: str, values: dict[str, Any], limits: TemplateLimits = TemplateLimits()) -> str:
+    """Render with Jinja's sandbox in a child process bounded in size, memory and time
+    (template_sandbox.py): a template bomb fails its node with one line and costs nothing else."""
+    from forge.blocks import template_sandbox
+
+    request = json.dumps({"template": template, "values": values, "max_chars": limits.max_chars,
+                          "memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s}, ensure_ascii=False, default=str)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-I", "-S", "-c", _BOOT, template_sandbox.__file__, *_package_dirs(),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={},
+    )
     try:
-        return env.from_string(template).render(**values)
-    except jinja2.TemplateSyntaxError as e:
-        raise ConfigError(f"template syntax error on line {e.lineno}: {e.message}; fix the template") from None
-    except jinja2.UndefinedError as e:
-        raise ToolError(f"template uses an undefined variable ({e.message}); add it to `values`") from None
-    except jinja2.exceptions.SecurityError as e:
-        raise ToolError(f"template refused by the sandbox: {e}") from None
+        out, err = await asyncio.wait_for(proc.communicate(request.encode("utf-8")), limits.wall_s)
+    except TimeoutError:
+        raise ToolError(f"template rendering took longer than {limits.wall_s:g}s and was stopped; "
+                        "simplify the template (nested loops over large ranges?)") from None
+    finally:
+        if proc.returncode is None:  # timed out, or the node was cancelled: never leave it running
+            proc.kill()
+            await proc.wait()
+    try:
+        answer = json.loads(out.decode("utf-8"))
+    except ValueError:
+        last = err.decode("utf-8", "replace").strip().splitlines()[-1:]
+        answer = {"error": "crash", "message": last[0] if last else ""}
+    if "text" in answer:
+        return str(answer["text"])
+    raise _template_error(answer, proc.returncode, limits)
+
+
+def _template_error(answer: dict[str, Any], returncode: int | None, limits: TemplateLimits) -> Exception:
+    kind, message = answer.get("error"), " ".join(str(answer.get("message") or "").split())
+    if kind == "syntax":
+        return ConfigError(f"template syntax error on line {answer.get('line')}: {message}; fix the template")
+    if kind == "undefined":
+        return ToolError(f"template uses an undefined variable ({message}); add it to `values`")
+    if kind == "security":
+        return ToolError(f"template refused by the sandbox: {message}")
+    if kind == "limit":
+        return ToolError(f"template refused: {message}")
+    if kind == "memory":
+        return ToolError(f"template needs more than {limits.memory_mb} MB of memory and was stopped; simplify it")
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return ToolError(f"template used more than {limits.cpu_s}s of CPU and was stopped; simplify the template "
+                         "(nested loops over large ranges?)")
+    if kind == "other":
+        return ToolError(f"template failed: {message}")
+    return ToolError(f"template rendering failed (exit code {returncode}): {message or 'no output'}")
 
 
 _FENCE = re.compile(r"```[ \t]*(?:json5?|JSON)?[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL)
@@ -130,7 +194,7 @@ class CSVRead(Block):
     cacheable = False  # may read a file that changes
 
     class Input(EmptyModel):
-        path: str | None = Field(None, description="CSV file relative to the files folder.")
+        path: FilePath | None = Field(None, description="CSV file relative to the files folder.")
         text: str | None = Field(None, description="Or the CSV text itself.")
         delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
 
@@ -162,15 +226,17 @@ class CSVWrite(Block):
     categories = (BlockCategory.DATA, BlockCategory.FILES)
     cacheable = False
     main_input = "rows"
+    main_output = "file"
 
     class Input(EmptyModel):
-        path: str = Field(description="CSV file relative to the files folder.")
+        path: FilePath = Field(description="CSV file relative to the files folder.")
         rows: list[dict[str, Any]] = Field(description="The rows; keys become columns.")
         columns: list[str] | None = Field(None, description="Column order; default: keys in order of appearance.")
         delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
 
     class Output(EmptyModel):
         path: str = Field(description="The written file, relative to the files folder.")
+        file: FileRef = Field(description="A reference to the written file (its text in a text input).")
 
     async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
         columns = input.columns or list(dict.fromkeys(k for row in input.rows for k in row))
@@ -179,7 +245,9 @@ class CSVWrite(Block):
         writer.writeheader()
         for row in input.rows:
             writer.writerow({k: _cell(v) for k, v in row.items()})
-        yield "path", await asyncio.to_thread(write_text, ctx, input.path, buf.getvalue())
+        path = await asyncio.to_thread(write_text, ctx, input.path, buf.getvalue())
+        yield "path", path
+        yield "file", written_ref(ctx, path)
 
 
 def _cell(value: Any) -> Any:

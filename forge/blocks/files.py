@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
+from forge.blocks.filerefs import FilePath, FileRef, file_ref
 from forge.errors import ToolError
 from forge.tools.workspace import display_path, resolve_in_workspace, write_text_file
 
@@ -35,7 +36,12 @@ def shown(ctx: BlockContext, path: Path) -> str:
 
 
 def read_text(ctx: BlockContext, path: str) -> str:
-    target = confined(ctx, path, must_exist=True)
+    return read_text_in(workspace_root(ctx), path)
+
+
+def read_text_in(root: Path, path: str) -> str:
+    """The text of `path` inside `root` (confined, at most MAX_READ_BYTES, not binary)."""
+    target = resolve_in_workspace(root, path, must_exist=True)
     if target.is_dir():
         raise ToolError(f"{path!r} is a folder, not a file; give a file path")
     size = target.stat().st_size
@@ -43,7 +49,7 @@ def read_text(ctx: BlockContext, path: str) -> str:
         raise ToolError(f"{path!r} is {size} bytes; file blocks read at most {MAX_READ_BYTES} bytes")
     data = target.read_bytes()
     if b"\x00" in data[:8192]:
-        raise ToolError(f"{path!r} is a binary file; file_read reads text files only")
+        raise ToolError(f"{path!r} is a binary file; only text files can be read as text")
     return data.decode("utf-8", errors="replace")
 
 
@@ -54,6 +60,11 @@ def write_text(ctx: BlockContext, path: str, content: str, *, append: bool = Fal
     return shown(ctx, target)
 
 
+def written_ref(ctx: BlockContext, path: str) -> dict[str, Any]:
+    """The FileRef (as emitted) of a text file a block just wrote at workspace-relative `path`."""
+    return file_ref(workspace_root(ctx), path, text=True)
+
+
 class FileRead(Block):
     id = "file_read"
     name = "Read file"
@@ -62,7 +73,7 @@ class FileRead(Block):
     cacheable = False  # the file may change between runs while the path stays the same
 
     class Input(EmptyModel):
-        path: str = Field(description="Path relative to the files folder, e.g. 'data/notes.txt'.")
+        path: FilePath = Field(description="Path relative to the files folder, e.g. 'data/notes.txt'.")
 
     class Output(EmptyModel):
         content: str = Field(description="The file's text (UTF-8).")
@@ -78,16 +89,18 @@ class FileWrite(Block):
     categories = (BlockCategory.FILES,)
     cacheable = False
     main_input = "content"
+    main_output = "file"  # so `file_write -> llm_call` hands the model the file's text
 
     class Input(EmptyModel):
-        path: str = Field(description="Path relative to the files folder, e.g. 'out/report.md'.")
+        path: FilePath = Field(description="Path relative to the files folder, e.g. 'out/report.md'.")
         content: str = Field(description="The text to write.")
         mode: Literal["overwrite", "append"] = Field("overwrite", description="Replace the file or add to its end.")
 
     class Output(EmptyModel):
         path: str = Field(description="The written file, relative to the files folder.")
+        file: FileRef = Field(description="A reference to the written file (its text in a text input).")
 
     async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
-        yield "path", await asyncio.to_thread(
-            write_text, ctx, input.path, input.content, append=input.mode == "append"
-        )
+        path = await asyncio.to_thread(write_text, ctx, input.path, input.content, append=input.mode == "append")
+        yield "path", path
+        yield "file", written_ref(ctx, path)

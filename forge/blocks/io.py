@@ -10,7 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
-from forge.blocks.files import write_text
+from forge.blocks.filerefs import FilePath, FileRef
+from forge.blocks.files import write_text, written_ref
 from forge.errors import ConfigError
 
 _MISSING = object()
@@ -107,18 +108,21 @@ class GenerateReport(Block):
         sections: list[Section] = Field(default_factory=list, description="Further sections: {heading, body}.")
         data: Any = Field(None, description="Data appended at the end; a list of dicts becomes a table.")
         format: Literal["markdown", "html"] = Field("markdown", description="Output format.")
-        path: str | None = Field(None, description="Also save it here, relative to the files folder.")
+        path: FilePath | None = Field(None, description="Also save it here, relative to the files folder.")
 
     class Output(EmptyModel):
         report: str = Field(description="The report text (markdown or HTML).")
         path: str = Field(description="The saved file, when a path was given.")
+        file: FileRef = Field(description="A reference to the saved file, when a path was given.")
 
     async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
         markdown = build_markdown(input.title, input.content, input.sections, input.data)
         report = markdown if input.format == "markdown" else markdown_page(input.title, markdown)
         yield "report", report
         if input.path:
-            yield "path", await asyncio.to_thread(write_text, ctx, input.path, report)
+            path = await asyncio.to_thread(write_text, ctx, input.path, report)
+            yield "path", path
+            yield "file", written_ref(ctx, path)
 
 
 def _block(value: Any) -> str:

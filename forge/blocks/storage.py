@@ -2,6 +2,12 @@
 
 SQL always goes through `text()` with bound parameters: values are never formatted into the
 statement. Database URLs and Redis URLs may carry passwords, so they are scrubbed from every error.
+
+SQLite stays inside the workflow's files folder unless the user chose otherwise: a SQLite URL in
+node input or config is resolved there (relative paths) and refused when it points elsewhere;
+only the `database` credentials' URL may name any file. Statements cannot reach other files
+either: every SQLite connection we open denies ATTACH (also what VACUUM INTO uses),
+load_extension() and the directory pragmas, through sqlite3's authorizer.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ import decimal
 import json
 import re
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput
-from forge.errors import ConfigError, ToolError
+from forge.blocks.files import workspace_root
+from forge.errors import ConfigError, PathOutsideWorkspaceError, ToolError
+from forge.tools.workspace import resolve_in_workspace
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -59,27 +68,107 @@ def _jsonable(value: Any) -> Any:
 
 
 def _database_url(url: str | None, ctx: BlockContext) -> str:
-    """The input's URL, else the `database` credentials' `url`, else SQLite in the workspace."""
+    """The input's URL (SQLite confined to the files folder), else the `database` credentials'
+    `url` (the user's choice, unrestricted), else SQLite in the files folder."""
     if url:
-        return url
+        return _confined_sqlite_url(url, ctx)
     creds = ctx.credentials.get("database") or {}
     if creds.get("url"):
         return creds["url"]
-    ctx.workspace.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(ctx.workspace / DEFAULT_DB_FILE).resolve()}"
+    return f"sqlite:///{workspace_root(ctx) / DEFAULT_DB_FILE}"
+
+
+def _bad_url(url: str, why: str) -> ConfigError:
+    return ConfigError(
+        f"cannot use database URL: {_scrub(why, url)}; give a SQLAlchemy URL such as "
+        "sqlite:///data.db or postgresql+psycopg://user:pass@host/db (and install its driver)"
+    )
+
+
+def _confined_sqlite_url(url: str, ctx: BlockContext) -> str:
+    """A SQLite URL from node input with its file resolved inside the files folder; other
+    databases are returned unchanged (they are servers, not host files)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise _bad_url(url, str(e)) from None
+    if parsed.get_backend_name() != "sqlite":
+        return url
+    # `uri=true` would let the file name be a file: URI (another path, vfs, ...); none are needed here.
+    options = sorted(set(parsed.query) - {"timeout"})
+    if options:
+        raise ConfigError(f"SQLite URL option {', '.join(options)} is not allowed in node input; drop it "
+                          "(or put the URL in `autogpt credentials set database url=...`)")
+    database = parsed.database or ""
+    if database in ("", ":memory:"):
+        return url  # in memory: no file at all
+    root = workspace_root(ctx)
+    try:
+        if Path(database).is_absolute():
+            target = Path(database).resolve()
+            if not target.is_relative_to(root):
+                raise PathOutsideWorkspaceError(database)
+        else:
+            target = resolve_in_workspace(root, database)
+    except ToolError:
+        raise ConfigError(
+            f"SQLite database {database!r} is outside the workflow's files folder; use a path inside it such "
+            "as sqlite:///data.db, or set your own URL with `autogpt credentials set database url=...`"
+        ) from None
+    if target.is_dir():
+        raise ConfigError(f"SQLite database {database!r} is a folder; name a file, e.g. sqlite:///data.db")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return parsed.set(database=str(target)).render_as_string(hide_password=False)
+
+
+# sqlite3 authorizer: what no statement may do, whoever chose the database.
+_DENIED_PRAGMAS = frozenset({"temp_store_directory", "data_store_directory"})
+_DENIED_FUNCTIONS = frozenset({"load_extension"})
+
+
+def _authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
+    import sqlite3
+
+    if action == sqlite3.SQLITE_ATTACH:  # ATTACH DATABASE and VACUUM INTO open another file
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _DENIED_PRAGMAS:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _DENIED_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+def _lock_down_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    import sqlite3
+
+    if hasattr(dbapi_connection, "setlimit"):  # Python 3.11+: no attached databases at all
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    dbapi_connection.set_authorizer(_authorize)
 
 
 def _engine(url: str) -> Any:
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, event
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
-        return create_engine(url)
+        engine = create_engine(url)
     except (ArgumentError, NoSuchModuleError, ImportError) as e:
-        raise ConfigError(
-            f"cannot use database URL: {_scrub(str(e), url)}; give a SQLAlchemy URL such as "
-            "sqlite:///data.db or postgresql+psycopg://user:pass@host/db (and install its driver)"
-        ) from None
+        raise _bad_url(url, str(e)) from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _lock_down_sqlite)
+    return engine
+
+
+def _db_error(e: Exception, url: str) -> ToolError:
+    # The driver's message without SQLAlchemy's appended statement/params dump and doc link.
+    reason = str(getattr(e, "orig", None) or e).split("\n[SQL:")[0]
+    if "not authorized" in reason or "authorization denied" in reason or "too many attached" in reason:
+        reason += (" (statements may not open other files or load extensions: ATTACH, VACUUM INTO and "
+                   "load_extension are refused)")
+    return ToolError(f"database error: {_scrub(reason, url)}")
 
 
 def _bind(params: dict[str, Any] | list[Any] | None) -> dict[str, Any] | list[dict[str, Any]]:
@@ -117,7 +206,9 @@ class DatabaseQuery(Block):
             description="Values for the placeholders: {\"id\": 3}; a list binds :1, :2, ... in order; "
             "a list of objects runs the statement once per object",
         )
-        url: str | None = Field(default=None, description="SQLAlchemy database URL (default: SQLite in the workspace)")
+        url: str | None = Field(
+            default=None, description="SQLAlchemy database URL (default: SQLite db.sqlite in the files folder; "
+            "a SQLite file here must be inside that folder)")
         max_rows: int = Field(default=MAX_ROWS, ge=1, le=100_000, description="Return at most this many rows")
 
     class Output(BaseModel):
@@ -144,9 +235,7 @@ class DatabaseQuery(Block):
                     return rows, len(rows)
                 return [], max(result.rowcount, 0)
         except SQLAlchemyError as e:
-            # The driver's message without SQLAlchemy's appended statement/params dump and doc link.
-            reason = str(getattr(e, "orig", None) or e).split("\n[SQL:")[0]
-            raise ToolError(f"database error: {_scrub(reason, url)}") from None
+            raise _db_error(e, url) from None
         finally:
             engine.dispose()
 
@@ -166,7 +255,9 @@ class DatabaseLog(Block):
     class Input(BaseModel):
         record: Any = Field(description="What to log: text, an object, a list, ...")
         collection: str = Field(default="workflow_log", description="Table name (letters, digits, _)")
-        url: str | None = Field(default=None, description="SQLAlchemy database URL (default: SQLite in the workspace)")
+        url: str | None = Field(
+            default=None, description="SQLAlchemy database URL (default: SQLite db.sqlite in the files folder; "
+            "a SQLite file here must be inside that folder)")
 
     class Output(BaseModel):
         id: int = Field(description="Id of the inserted row")
@@ -209,8 +300,7 @@ class DatabaseLog(Block):
                 key = result.inserted_primary_key
                 return int(key[0]) if key else 0
         except SQLAlchemyError as e:
-            reason = str(getattr(e, "orig", None) or e).split("\n[SQL:")[0]
-            raise ToolError(f"database error: {_scrub(reason, url)}") from None
+            raise _db_error(e, url) from None
         finally:
             engine.dispose()
 

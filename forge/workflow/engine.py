@@ -5,7 +5,9 @@ Rules (README "Workflows" describes them for users):
   `concurrency` at a time.
 - Data: a node's input is its config, then each live incoming edge's value on top (an edge value
   wins over config). Several live edges into one port deliver a list of their values, in the
-  file's edge order (a fan-in: nothing is lost); one live edge delivers its value as is.
+  file's edge order (a fan-in: nothing is lost); one live edge delivers its value as is. Edge
+  values are converted to the input's type first (convert.py); a value that cannot be fails the
+  node with the edge named. Emitted pydantic models are stored as JSON data, as the log keeps them.
   A block may emit a port several times (streaming); every emission is a `node_output` event and
   downstream receives the last value.
 - An edge is dead when its source did not complete or completed without emitting that port (a
@@ -33,12 +35,15 @@ from pydantic import BaseModel, ValidationError
 
 from forge.blocks.base import BlockContext
 from forge.blocks.credentials import CredentialStore
+from forge.blocks.filerefs import FileRef
+from forge.blocks.files import read_text_in
 from forge.config import Settings
-from forge.errors import ConfigError
+from forge.errors import ConfigError, ToolError
 from forge.runs.log import RunLog
 from forge.workflow.cache import OutputCache, cache_key
+from forge.workflow.convert import ConversionError, convert, input_shape, output_shape, tag_files
 from forge.workflow.executors import Executor, InProcessExecutor
-from forge.workflow.validate import Plan, PlannedNode
+from forge.workflow.validate import Plan, PlannedNode, Wire
 
 PENDING, RUNNING, COMPLETED = "pending", "running", "completed"
 FAILED, SKIPPED, UPSTREAM_FAILED = "failed", "skipped", "upstream_failed"
@@ -221,17 +226,18 @@ class WorkflowRun:
         result.status = RUNNING
         started = time.perf_counter()
         data = dict(pn.config)
-        fan_in: dict[str, list[Any]] = {}
+        fan_in: dict[str, list[Wire]] = {}
         for w in pn.incoming:
             if self._live(w.source, w.source_port):
-                fan_in.setdefault(w.target_port, []).append(self.results[w.source].outputs[w.source_port])
-        for port, values in fan_in.items():
-            data[port] = values[0] if len(values) == 1 else values
+                fan_in.setdefault(w.target_port, []).append(w)
         try:
+            for port, wires in fan_in.items():
+                data[port] = self._edge_value(pn, port, wires)
             inp = pn.block.Input.model_validate(data)
-        except ValidationError as e:
+        except (ConversionError, ValidationError) as e:
             self.log.append("node_started", node=nid, block=pn.block.id, attempt=1)
-            return self._finish(nid, FAILED, started, error=_input_error(e))
+            reason = str(e) if isinstance(e, ConversionError) else _input_error(e)
+            return self._finish(nid, FAILED, started, error=reason)
         key = cache_key(pn.block, inp) if self.cache is not None and pn.block.cacheable else None
         if key is not None and self.cache is not None and (hit := self.cache.get(key)) is not None:
             for name, value in hit:
@@ -245,6 +251,25 @@ class WorkflowRun:
             self.cache.put(key, pn.block, emissions)
         self._finish(nid, COMPLETED, started)
 
+    def _edge_value(self, pn: PlannedNode, port: str, wires: list[Wire]) -> Any:
+        """The value the live `wires` deliver to `port`, converted to the port's type."""
+        values = [tag_files(self.results[w.source].outputs[w.source_port],
+                            output_shape(self.plan.nodes[w.source].block, w.source_port)) for w in wires]
+        try:
+            return convert(values[0] if len(values) == 1 else values, input_shape(pn.block, port), self._read_ref)
+        except ConversionError as e:
+            noun = "edge" if len(wires) == 1 else "edges"
+            sources = ", ".join(f"{w.source}.{w.source_port}" for w in wires)
+            raise ConversionError(f"{noun} {sources} -> {pn.id}.{port}: {e}; connect a port of a matching type "
+                                  "or convert the value first (e.g. with text_template or json_parse)") from None
+
+    def _read_ref(self, ref: FileRef) -> str:
+        """A file reference's text, for a text input: confined to the files folder, size-capped."""
+        try:
+            return read_text_in(self.files_dir, ref.path)
+        except ToolError as e:
+            raise ConversionError(f"cannot read file reference {ref.path!r}: {e}") from None
+
     async def _attempts(self, pn: PlannedNode, inp: BaseModel,
                         result: NodeResult) -> tuple[str | None, list[tuple[str, Any]]]:
         """Run the block up to 1 + retry.count times: (None, emissions) on success, else (last error, [])."""
@@ -256,6 +281,8 @@ class WorkflowRun:
             self.log.append("node_started", node=pn.id, block=pn.block.id, attempt=attempt + 1)
 
             def emit(name: str, value: Any, _nid: str = pn.id, _out: list[tuple[str, Any]] = emissions) -> None:
+                if isinstance(value, BaseModel):  # what the log, the cache and a resume will see
+                    value = value.model_dump(mode="json")
                 _out.append((name, value))
                 result.outputs[name] = value
                 self.log.append("node_output", node=_nid, output=name, value=value)

@@ -1,12 +1,15 @@
 """The workflow file (DESIGN.md "Workflow file") as plain dataclasses, parsed with clear errors.
 
-Structural problems (a node without an id, an edge without `to`) are collected here with their
-path; everything that needs the block registry (ports, schemas, cycles) is in validate.py.
+Structural problems (a node without an id, an edge without `to`, a bad timeout) are collected
+here with their path into `Workflow.problems`, not raised: validate.py reports them together with
+everything that needs the block registry (ports, schemas, types, cycles), so one bad field never
+hides the others.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,16 +71,25 @@ class Workflow:
     description: str = ""
     trigger: Trigger | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    problems: list[str] = field(default_factory=list)  # found while parsing; validate() reports them
 
     def node(self, node_id: str) -> Node | None:
         return next((n for n in self.nodes if n.id == node_id), None)
 
 
-def _number(value: Any, path: str, errors: list[str], *, minimum: float = 0) -> float | None:
+MAX_RETRIES = 100
+
+
+def _number(value: Any, path: str, errors: list[str], *, minimum: float = 0, maximum: float = math.inf,
+            integer: bool = False) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        errors.append(f"{path}: must be a number >= {minimum:g}, got {json.dumps(value)}")
+    ok = (not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+          and minimum <= value <= maximum and (not integer or float(value).is_integer()))
+    if not ok:
+        what = "a whole number" if integer else "a number"
+        bounds = f">= {minimum:g}" + (f" and <= {maximum:g}" if math.isfinite(maximum) else "")
+        errors.append(f"{path}: must be {what} {bounds}, got {json.dumps(value)}")
         return None
     return float(value)
 
@@ -94,7 +106,7 @@ def _parse_node(i: int, raw: Any, errors: list[str]) -> Node | None:
     block_id = raw.get("block_id", raw.get("block"))
     if not isinstance(block_id, str) or not block_id:
         errors.append(f"{path}.block_id: missing on node {node_id!r}; name the block (see `autogpt workflow blocks`)")
-        return None
+        block_id = ""  # the node stays, so edges to it are not also reported as unknown nodes
     config = raw.get("config", {}) or {}
     if not isinstance(config, dict):
         errors.append(f"{path}.config: must be an object of the block's input fields")
@@ -105,7 +117,7 @@ def _parse_node(i: int, raw: Any, errors: list[str]) -> Node | None:
         if not isinstance(r, dict):
             errors.append(f'{path}.retry: must be an object like {{"count": 3, "backoff": 1}}')
         else:
-            count = _number(r.get("count", 0), f"{path}.retry.count", errors)
+            count = _number(r.get("count", 0), f"{path}.retry.count", errors, maximum=MAX_RETRIES, integer=True)
             backoff = _number(r.get("backoff", 0), f"{path}.retry.backoff", errors)
             retry = Retry(int(count or 0), backoff or 0.0)
     return Node(node_id, block_id, dict(config), timeout if timeout else None, retry)
@@ -131,7 +143,8 @@ def _parse_edge(i: int, raw: Any, errors: list[str]) -> Edge | None:
 
 
 def parse_workflow(data: Any, source: str = "workflow") -> Workflow:
-    """Build a Workflow from decoded JSON; raise WorkflowValidationError listing every structural problem."""
+    """Build a Workflow from decoded JSON. Structural problems are listed in `problems` (validate()
+    raises them with everything else); only a top level that is not an object raises here."""
     if not isinstance(data, dict):
         raise WorkflowValidationError(["top level: must be a JSON object with name, nodes and edges"], source)
     errors: list[str] = []
@@ -158,11 +171,9 @@ def parse_workflow(data: Any, source: str = "workflow") -> Workflow:
                 errors.append("trigger.config: must be an object")
                 cfg = {}
             trigger = Trigger(t["type"], dict(cfg))
-    if errors:
-        raise WorkflowValidationError(errors, source)
     return Workflow(
         name=name, nodes=nodes, edges=edges, id=data.get("id"), description=str(data.get("description") or ""),
-        trigger=trigger, raw=data,
+        trigger=trigger, raw=data, problems=errors,
     )
 
 

@@ -1,7 +1,8 @@
 """Validate a workflow against the block registry, completely, before anything runs.
 
-Every problem is collected (unknown block, bad config with its field path, unknown port, edge to an
-unknown node, duplicate id, cycle, missing required input, bad cron) and raised together as one
+Every problem is collected (the parser's structural ones such as a bad timeout, unknown block, bad
+config with its field path, unknown port, edge to an unknown node, duplicate id, cycle, an edge
+whose types can never convert, missing required input, bad cron) and raised together as one
 WorkflowValidationError. The result is a Plan: resolved block classes, ports and adjacency, in
 topological order, which is all the engine needs.
 """
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from forge.blocks.base import Block
 from forge.blocks.registry import BlockRegistry
 from forge.errors import ConfigError
+from forge.workflow.convert import can_convert, describe, fan_in_shape, input_shape, output_shape
 from forge.workflow.model import TRIGGER_NODE, Node, Retry, Workflow, WorkflowValidationError
 from forge.workflow.schedule import cron_problem, timezone_problem
 
@@ -32,6 +34,7 @@ class Wire:
     source_port: str
     target: str
     target_port: str
+    edge: int = -1  # index in the file's edges, for messages
 
 
 @dataclass
@@ -150,7 +153,9 @@ def _config_errors(node: Node, path: str, block: type[Block], config: dict[str, 
     except ValidationError as e:
         for err in e.errors():
             loc = [str(x) for x in err["loc"]]
-            if err["type"] == "missing" or (loc and loc[0] in fed):
+            # Skip what edges may still supply: their fields, and whole-model checks (e.g. "exactly
+            # one of path or text") that cannot be judged from config alone.
+            if err["type"] == "missing" or (loc and loc[0] in fed) or (not loc and fed):
                 continue
             errors.append(f"{path}.config.{'.'.join(loc)}: {err['msg']}")
     return errors
@@ -160,7 +165,7 @@ def validate(workflow: Workflow, registry: BlockRegistry, inputs: RunInputs | No
              source: str = "workflow") -> Plan:
     """Check everything; return the Plan or raise WorkflowValidationError with all problems."""
     inputs = inputs or RunInputs()
-    errors: list[str] = []
+    errors: list[str] = list(workflow.problems)  # structural ones found while parsing
     index: dict[str, int] = {}
     blocks: dict[str, type[Block]] = {}
     for i, node in enumerate(workflow.nodes):
@@ -170,6 +175,8 @@ def validate(workflow: Workflow, registry: BlockRegistry, inputs: RunInputs | No
             errors.append(f"nodes[{i}].id: duplicate node id {node.id!r} (also nodes[{index[node.id]}]); rename one")
             continue
         index[node.id] = i
+        if not node.block_id:
+            continue  # its missing block_id is already among the parse problems
         block = registry.get(node.block_id)
         if block is None:
             close = registry.closest(node.block_id)
@@ -217,7 +224,8 @@ def validate(workflow: Workflow, registry: BlockRegistry, inputs: RunInputs | No
                           f"inputs: {_ports(dst.input_names())}")
             ok = False
         if ok:
-            wires.append(Wire(edge.source, str(out_port), edge.target, str(in_port)))
+            wires.append(Wire(edge.source, str(out_port), edge.target, str(in_port), i))
+    errors.extend(_type_errors(wires, blocks))
 
     children: dict[str, list[str]] = {n.id: [] for n in workflow.nodes}
     for w in wires:
@@ -247,6 +255,27 @@ def validate(workflow: Workflow, registry: BlockRegistry, inputs: RunInputs | No
     if errors:
         raise WorkflowValidationError(errors, source)
     return _plan(workflow, blocks, configs, wires, children, inputs)
+
+
+def _type_errors(wires: list[Wire], blocks: dict[str, type[Block]]) -> list[str]:
+    """Edges whose source type can never convert to the target input's type (convert.py's table).
+    Several edges into one port deliver a list of their values, so that list is what is checked."""
+    by_port: dict[tuple[str, str], list[Wire]] = {}
+    for w in wires:
+        by_port.setdefault((w.target, w.target_port), []).append(w)
+    errors = []
+    for (target, port), group in by_port.items():
+        sources = [output_shape(blocks[w.source], w.source_port) for w in group]
+        source = sources[0] if len(group) == 1 else fan_in_shape(sources)
+        dest = input_shape(blocks[target], port)
+        if can_convert(source, dest):
+            continue
+        where = ", ".join(f"edges[{w.edge}]" for w in group)
+        names = ", ".join(f"{w.source}.{w.source_port}" for w in group)
+        what = f"{describe(source)}" + (" (several edges deliver a list)" if len(group) > 1 else "")
+        errors.append(f"{where}: {names} -> {target}.{port}: output type {what} can never convert to input "
+                      f"type {describe(dest)}; connect a port of a matching type or convert it in between")
+    return errors
 
 
 def _trigger_errors(workflow: Workflow) -> list[str]:
