@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput
 from forge.errors import ConfigError, ToolError
+from forge.security.permissions import private_dir
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -65,7 +66,7 @@ def _database_url(url: str | None, ctx: BlockContext) -> str:
     creds = ctx.credentials.get("database") or {}
     if creds.get("url"):
         return creds["url"]
-    ctx.workspace.mkdir(parents=True, exist_ok=True)
+    private_dir(ctx.workspace, root=ctx.settings.workspace)
     return f"sqlite:///{(ctx.workspace / DEFAULT_DB_FILE).resolve()}"
 
 

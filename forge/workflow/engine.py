@@ -36,6 +36,7 @@ from forge.blocks.credentials import CredentialStore
 from forge.config import Settings
 from forge.errors import ConfigError
 from forge.runs.log import RunLog
+from forge.security.permissions import private_dir
 from forge.workflow.cache import OutputCache, cache_key
 from forge.workflow.executors import Executor, InProcessExecutor
 from forge.workflow.validate import Plan, PlannedNode
@@ -131,7 +132,7 @@ class WorkflowRun:
 
     # Main loop ---------------------------------------------------------------------------------
     async def execute(self) -> RunResult:
-        self.files_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.files_dir, root=self.settings.workspace)
         await self.executor.start()
         done: asyncio.Queue[str] = asyncio.Queue()
         ready: deque[str] = deque()
