@@ -74,7 +74,8 @@ class Settings(BaseSettings):
     # Sandbox and policies
     sandbox: str = "bwrap"  # "bwrap" or "none" (unsafe: runs code as the current user)
     code_timeout: float = 30.0
-    code_memory_mb: int = 512
+    code_memory_mb: int = 512  # for all of a run's processes together
+    code_memory_mechanism: str = "auto"  # how that total is enforced: auto, cgroup2, cgroup1 or watchdog
     code_max_processes: int = 64
     code_output_chars: int = 10_000
     shell_allowlist: list[str] = Field(default_factory=lambda: list(DEFAULT_SHELL_ALLOWLIST))
