@@ -231,7 +231,7 @@ def test_strip_runs_after_a_timeout_kill(tmp_path: Path, mode: str) -> None:
     code = ("import os, shutil, time\nshutil.copy('/usr/bin/id', 'id')\n"
             "try:\n    os.chmod('id', 0o4755)\nexcept OSError:\n    pass\n"
             "os.mkdir('d')\nprint('ready', flush=True)\nwhile True:\n    time.sleep(1)")
-    result = run_python(ws, make_settings(mode, code_timeout=1), code=code)
+    result = run_python(ws, make_settings(mode, code_timeout=3), code=code)
     assert result.timed_out and "ready" in result.output
     os.chmod(ws / "d", 0o2755)  # as if set by a process the kill missed: the next run must clear it
     run_python(ws, make_settings(mode), code="pass")
