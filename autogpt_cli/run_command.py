@@ -9,6 +9,7 @@ from typing import Any
 
 from forge.config import Settings
 from forge.errors import ConfigError, WorkspaceError
+from forge.security.permissions import private_dir
 
 
 def slug(name: str) -> str:
@@ -20,7 +21,7 @@ def check_workspace(settings: Settings) -> None:
     """Fail early, with the fix, when the data folder cannot be written."""
     for folder in (settings.runs_dir(), settings.agent_workspace()):
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder, root=settings.workspace)
             probe = folder / ".write-test"
             probe.write_text("ok")
             probe.unlink()

@@ -93,7 +93,8 @@ class Settings(BaseSettings):
     # Sandbox and policies
     sandbox: str = "bwrap"  # "bwrap" or "none" (unsafe: runs code as the current user)
     code_timeout: float = Field(default=30.0, gt=0)
-    code_memory_mb: int = Field(default=512, ge=32)
+    code_memory_mb: int = Field(default=512, ge=32)  # for all of a run's processes together
+    code_memory_mechanism: str = "auto"  # how that total is enforced: auto, cgroup2, cgroup1 or watchdog
     code_max_processes: int = Field(default=64, ge=1)
     code_output_chars: int = Field(default=10_000, ge=200)
     shell_allowlist: StrList = Field(default_factory=lambda: list(DEFAULT_SHELL_ALLOWLIST))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +168,62 @@ def test_every_builtin_block_converts_to_a_tool() -> None:
         assert tool.parameters_schema()["type"] == "object", block.id
     search = block_as_tool(builtin.WebSearch).parameters_schema()["properties"]["max_results"]
     assert (search["minimum"], search["maximum"], search["default"]) == (1, 20, 5)  # constraints kept
+
+
+# A node timeout stops the sandboxed code before the retry ------------------------------------------
+TICKING = r"""
+import subprocess, time, uuid
+tag = uuid.uuid4().hex[:8]
+child = ("import time\nwhile True:\n    open('attempt-%s.child', 'a').write(repr(time.time()) + '\\n')\n"
+         "    time.sleep(0.1)") % tag
+subprocess.Popen(['/usr/bin/python3', '-c', child, '{marker}'])
+while True:
+    with open('attempt-%s.log' % tag, 'a') as f:
+        f.write(repr(time.time()) + '\n')
+    time.sleep(0.1)
+"""
+
+
+def _processes_with(marker: str) -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("mode", ["none", pytest.param("bwrap", marks=needs_bwrap)])
+def test_node_timeout_kills_the_attempt_before_the_retry(settings, mode) -> None:
+    from forge.blocks.registry import BlockRegistry
+    from forge.workflow.model import parse_workflow
+    from forge.workflow.runs import run_workflow
+
+    settings.sandbox, settings.code_timeout = mode, 30  # the sandbox's own limit is far away
+    marker = f"ticking-{uuid.uuid4().hex}"
+    workflow = parse_workflow({"name": "ticks", "nodes": [{
+        "id": "tick", "block": "code_execute", "config": {"code": TICKING.replace("{marker}", marker)},
+        "timeout": 2, "retry": {"count": 1, "backoff": 0},
+    }]})
+    started = time.monotonic()
+    result = asyncio.run(run_workflow(workflow, BlockRegistry([CodeExecute]), settings))
+    assert time.monotonic() - started < 15  # not 2 x the sandbox's 30 s: each attempt ended at its timeout
+    node = result.nodes["tick"]
+    assert node.status == "failed" and node.attempts == 2 and "timed out after 2s" in (node.error or "")
+    assert _processes_with(marker) == []  # nothing of either attempt (children included) outlived the run
+
+    files = settings.workflows_dir() / "files"
+    logs = sorted(files.glob("attempt-*.log"))
+    assert len(logs) == 2  # (a loaded machine may not start a child in time: .child files are not required)
+    sizes = {p: p.stat().st_size for p in files.iterdir()}
+    time.sleep(0.5)
+    assert {p: p.stat().st_size for p in files.iterdir()} == sizes  # no marker grows any more
+
+    spans = []
+    for tag in (p.name.removeprefix("attempt-").removesuffix(".log") for p in logs):
+        stamps = [float(t) for p in files.glob(f"attempt-{tag}.*") for t in p.read_text().split()]
+        spans.append((min(stamps), max(stamps)))
+    first, second = sorted(spans)
+    assert first[1] < second[0], spans  # the attempts (and their children) never overlapped

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -265,3 +266,32 @@ class TestIsolation:
         ctx = ToolContext(workspace=ws, settings=make_settings())
         out = builtin.execute_python(ctx, {"code": "print(open('config.txt').read())"})
         assert "sk-test-secret-123456" not in out and "key=[REDACTED]" in out
+
+
+# Cancellation and `python` ---------------------------------------------------------------------
+@pytest.mark.parametrize("mode", BOTH)
+def test_cancel_kills_the_process_tree_before_returning(ws: Path, mode: str) -> None:
+    marker = f"cancelled-{uuid.uuid4().hex}"
+    code = (
+        "import subprocess, time\n"
+        f"subprocess.Popen(['/usr/bin/python3', '-c', 'import time; time.sleep(60)', '{marker}'])\n"
+        "print('running', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    started = time.monotonic()
+    result = run_python(ws, make_settings(mode, code_timeout=30), code=code, cancel=cancel)
+    assert time.monotonic() - started < 4
+    assert result.killed_reason == "cancelled by the caller" and "running" in result.output
+    assert processes_with(marker) == []  # already gone when run_python returned: no waiting here
+
+
+@pytest.mark.parametrize("mode", BOTH)
+def test_python_names_python3_for_shell_commands(ws: Path, mode: str) -> None:
+    ctx = ToolContext(workspace=ws, settings=make_settings(mode))
+    out = builtin.execute_shell(ctx, {"command": "python -c 'import sys; print(sys.version_info[0])'"})
+    assert out == "exit code 0\n3\n"
+    if mode == "bwrap":  # inside, programs the code starts find it too
+        code = "import subprocess\nprint(subprocess.run(['python', '-c', 'print(42)'], capture_output=True).stdout)"
+        assert builtin.execute_python(ctx, {"code": code}) == "exit code 0\nb'42\\n'\n"

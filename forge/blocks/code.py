@@ -3,11 +3,16 @@
 The sandbox captures stdout and stderr as one interleaved stream (so a traceback stays next to
 the output that preceded it): both arrive on `stdout`. `stderr` carries what the sandbox itself
 reports: a kill (time, memory, process limit) or a crash explanation; it is empty otherwise.
+
+A cancelled block (the engine's node timeout, Ctrl-C) kills its sandboxed process tree before the
+cancellation goes on, so a retry never runs beside the attempt it replaces.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -27,6 +32,25 @@ def _limits(ctx: BlockContext) -> Settings:
     are not prompts, so they get the full code_output_chars."""
     s = ctx.settings
     return s.model_copy(update={"max_observation_chars": s.code_output_chars + 150})
+
+
+async def _sandboxed(run: Callable[[threading.Event], SandboxResult]) -> SandboxResult:
+    """`run(cancel)` in a worker thread. Cancelling the caller sets `cancel`, and waits for the
+    thread (the sandbox kills its process tree within a scan, then returns) before re-raising."""
+    cancel = threading.Event()
+    thread = asyncio.ensure_future(asyncio.to_thread(run, cancel))
+    try:
+        return await asyncio.shield(thread)
+    except asyncio.CancelledError:
+        cancel.set()
+        while not thread.done():
+            try:
+                await asyncio.wait([thread])
+            except asyncio.CancelledError:  # cancelled again: the wait stays short, finish it
+                continue
+        if not thread.cancelled():
+            thread.exception()  # retrieved: the cancellation is what the caller sees
+        raise
 
 
 def _emit(result: SandboxResult) -> list[tuple[str, object]]:
@@ -64,7 +88,8 @@ class CodeExecute(Block):
     Output = _Outputs
 
     async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
-        result = await asyncio.to_thread(run_python, workspace_root(ctx), _limits(ctx), code=input.code)
+        workspace, settings = workspace_root(ctx), _limits(ctx)
+        result = await _sandboxed(lambda cancel: run_python(workspace, settings, code=input.code, cancel=cancel))
         for item in _emit(result):
             yield item
 
@@ -87,6 +112,7 @@ class ShellCommand(Block):
 
     async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
         argv = check_command(input.command, ctx.settings.shell_allowlist, ctx.settings.shell_denylist)
-        result = await asyncio.to_thread(run_command, argv, workspace_root(ctx), _limits(ctx))
+        workspace, settings = workspace_root(ctx), _limits(ctx)
+        result = await _sandboxed(lambda cancel: run_command(argv, workspace, settings, cancel=cancel))
         for item in _emit(result):
             yield item

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from forge.errors import ConfigError
+from forge.security.permissions import private_dir
 
 FILE_NAME = "credentials.json"
 
@@ -128,7 +129,7 @@ class CredentialStore:
     def _write(self, data: dict[str, Any]) -> None:
         if self.path is None:
             raise ConfigError("no credentials file configured; pass --workspace DIR")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:

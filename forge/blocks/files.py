@@ -15,15 +15,14 @@ from pydantic import Field
 from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
 from forge.blocks.filerefs import FilePath, FileRef, file_ref
 from forge.errors import ToolError
+from forge.security.permissions import private_dir
 from forge.tools.workspace import display_path, resolve_in_workspace, write_text_file
 
 MAX_READ_BYTES = 10 * 1024 * 1024  # a block output travels through memory and the run log
 
 
 def workspace_root(ctx: BlockContext) -> Path:
-    root = Path(ctx.workspace)
-    root.mkdir(parents=True, exist_ok=True)
-    return root.resolve()
+    return private_dir(ctx.workspace, root=ctx.settings.workspace).resolve()
 
 
 def confined(ctx: BlockContext, path: str, *, must_exist: bool = False) -> Path:

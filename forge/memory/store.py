@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from forge.errors import ConfigError
 from forge.memory.embeddings import Embedder, LiteLLMEmbedder, get_embedder
+from forge.security.permissions import private_dir
 
 if TYPE_CHECKING:
     from forge.config import Settings
@@ -203,7 +204,7 @@ class MemoryStore:
             cls._check_embedder(folder, recorded, embedder)
         if not writer and recorded is None:
             return cls(folder, embedder, _StoreLock(folder, exclusive=False), hint)  # nothing stored yet
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder, root=settings.workspace)
         lock = _StoreLock(folder, exclusive=writer)
         lock.acquire(hint)
         store = cls(folder, embedder, lock, hint)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from forge.errors import RunError, WorkspaceError
+from forge.security.permissions import private_dir
 from forge.security.secrets import Redactor
 from forge.security.untrusted_text import clean_text
 
@@ -76,7 +77,8 @@ class RunLog:
     def create(cls, runs_dir: Path, run_id: str | None = None, **kwargs: Any) -> RunLog:
         run_dir = runs_dir / (run_id or new_run_id())
         try:
-            run_dir.mkdir(parents=True, exist_ok=False)
+            private_dir(runs_dir)
+            run_dir.mkdir(mode=0o700, exist_ok=False)
         except FileExistsError:
             raise RunError(f"run {run_dir.name} already exists; pick another id") from None
         except OSError as e:

@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import Field
 
 from forge.errors import ToolError
+from forge.security.permissions import private_dir
 from forge.security.secrets import redact
 from forge.security.untrusted_text import clean_text
 from forge.tools import web
@@ -50,9 +51,7 @@ _NOT_EXPANDED = frozenset({".git", "node_modules", "__pycache__", ".venv", "venv
 
 
 def _workspace(ctx: ToolContext) -> Path:
-    ws = Path(ctx.workspace)
-    ws.mkdir(parents=True, exist_ok=True)
-    return ws.resolve()
+    return private_dir(ctx.workspace, root=ctx.settings.workspace).resolve()
 
 
 def _read_chunk_chars(ctx: ToolContext) -> int:

@@ -1,14 +1,20 @@
 """Run model-written code and commands with limits, inside bubblewrap by default.
 
 `bwrap` mode: new user/pid/net/ipc/uts namespaces, uid/gid 65534, no network, read-only /usr and
-a few /etc files, the workspace bound read-write at /workspace (the cwd), a small tmpfs /tmp, an
-empty environment except PATH/HOME/LANG. Debian's /usr/bin/python3 runs the code, so nothing under
-/root (pyenv, the venv) is needed inside.
+a few /etc files, the workspace bound read-write at /workspace (the cwd; bwrap mounts it nosuid,
+nodev), a small tmpfs /tmp, an empty environment except PATH/HOME/LANG. Debian's /usr/bin/python3
+runs the code, so nothing under /root (pyenv, the venv) is needed inside; `python` names it too.
 
 `none` mode (unsafe): the same limits and a clean environment, but no isolation.
 
+Set-uid files: uid 65534 inside maps to the user running the agent outside, so whatever the code
+writes belongs to that user on the host. A seccomp filter (forge/security/seccomp.py) refuses
+every call that would set S_ISUID/S_ISGID, and after every run, killed or not and in both modes,
+any such bit left in the workspace is cleared (forge/security/permissions.py).
+
 Limits, and how each is enforced:
-  - memory: RLIMIT_AS (per process) -> MemoryError in Python;
+  - memory: a total over the sandbox's processes (a cgroup, else a watchdog: sandbox_memory.py),
+    and RLIMIT_AS per process as a backstop -> MemoryError in Python;
   - CPU: RLIMIT_CPU, a backstop behind the wall-clock timeout;
   - file size: RLIMIT_FSIZE, plus a size cap on the sandbox's tmpfs;
   - wall clock: the whole process group is SIGKILLed; in bwrap mode `--die-with-parent` and the
@@ -18,7 +24,10 @@ Limits, and how each is enforced:
     the namespace (what bwrap gives when we run as root), and set before bwrap it would count
     every process of the user. So when not root, `prlimit` sets it *inside* the namespace, where it
     counts only the sandbox's processes and makes fork() fail cleanly before the watchdog fires.
-    In `none` mode the watchdog follows the session, so a child that calls setsid() escapes it.
+    In `none` mode the watchdog follows the session, so a child that calls setsid() escapes it
+    (unless a cgroup holds the run: its members are killed too);
+  - cancellation: a `cancel` event (set when the caller gives up, e.g. a workflow node's timeout)
+    kills the whole process tree before run_sandboxed returns.
 """
 
 from __future__ import annotations
@@ -33,15 +42,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forge.errors import ConfigError, ToolError
+from forge.security import seccomp
+from forge.security.permissions import private_dir, strip_setid
 from forge.security.secrets import clean_env
+from forge.tools.sandbox_memory import MemoryGuard, open_guard
 
 if TYPE_CHECKING:
+    import threading
+
     from forge.config import Settings
 
 BWRAP_FALLBACK = "/usr/bin/bwrap"  # when PATH is minimal (services, cron)
@@ -50,6 +64,9 @@ SANDBOX_UID = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
 PRLIMIT = "/usr/bin/prlimit"
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+# Debian has only python3; `python` (in the default shell allowlist) is a link the sandbox adds,
+# last on PATH so a real one wins.
+ALIAS_DIR = "/sandbox/bin"
 # /etc entries programs need to start; the rest of /etc stays out (it may hold secrets, and
 # inside the namespace root-owned files look like ours).
 ETC_FILES = (
@@ -70,6 +87,7 @@ class Limits:
     max_processes: int
     output_chars: int
     file_size_mb: int = FILE_SIZE_MB
+    memory_mechanism: str = "auto"  # how the memory total is enforced (sandbox_memory.MECHANISMS)
 
     @classmethod
     def from_settings(cls, settings: Settings, timeout: float | None = None) -> Limits:
@@ -81,6 +99,7 @@ class Limits:
             memory_mb=settings.code_memory_mb,
             max_processes=settings.code_max_processes,
             output_chars=min(settings.code_output_chars, max(observation - 150, 500)),
+            memory_mechanism=getattr(settings, "code_memory_mechanism", "auto"),
         )
 
 
@@ -166,10 +185,11 @@ def _session_id(pid: int) -> int | None:
 class _Members:
     """Counts and finds the sandbox's processes: its pid namespace (bwrap) or its session (none)."""
 
-    def __init__(self, session: int):
+    def __init__(self, session: int, guard: MemoryGuard | None = None):
         self.session = session
         self.pidns: int | None = None
         self.init_pid: int | None = None
+        self.guard = guard  # its cgroup, if any, lists every member exactly
 
     def set_info(self, info: dict[str, int]) -> None:
         self.init_pid = int(info["child-pid"])
@@ -196,10 +216,26 @@ class _Members:
             return 0  # the namespace is gone
 
     def pids(self) -> list[int]:
+        in_cgroup = self.guard.pids() if self.guard is not None else []
         if self.pidns is not None:
             ns = self.pidns
-            return [p for p in _proc_pids() if _pidns_inode(p) == ns]
-        return [p for p in _proc_pids() if _session_id(p) == self.session]
+            found = [p for p in _proc_pids() if _pidns_inode(p) == ns]
+        else:
+            found = [p for p in _proc_pids() if _session_id(p) == self.session]
+        return list(dict.fromkeys(found + in_cgroup))
+
+    def statm_files(self) -> Iterator[str]:
+        """/proc/PID/statm of each member, for the memory watchdog; the sandbox's own /proc when
+        it can be read (one directory listing), else the host's."""
+        if self.init_pid is not None:
+            inner = f"/proc/{self.init_pid}/root/proc"
+            try:
+                if os.stat(inner).st_dev != os.stat("/proc").st_dev:
+                    names = [e.name for e in os.scandir(inner) if e.name.isdigit()]
+                    return (f"{inner}/{name}/statm" for name in names)
+            except OSError:
+                pass
+        return (f"/proc/{pid}/statm" for pid in self.pids())
 
 
 # Command lines ---------------------------------------------------------------------------------
@@ -225,7 +261,9 @@ def _root_entries() -> list[str]:
     return args
 
 
-def bwrap_argv(bwrap: str, workspace: Path, limits: Limits, info_fd: int) -> list[str]:
+def bwrap_argv(
+    bwrap: str, workspace: Path, limits: Limits, info_fd: int, seccomp_fd: int | None = None
+) -> list[str]:
     tmp_bytes = str(min(limits.memory_mb, 256) * 1024 * 1024)
     args = [
         bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--clearenv",
@@ -239,25 +277,45 @@ def bwrap_argv(bwrap: str, workspace: Path, limits: Limits, info_fd: int) -> lis
         "--proc", "/proc", "--dev", "/dev",
         "--size", tmp_bytes, "--tmpfs", "/tmp",
         "--size", tmp_bytes, "--tmpfs", "/dev/shm",
+        # bwrap mounts binds nosuid and nodev (--dev-bind aside): a set-uid file does nothing inside.
         "--bind", str(workspace), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR,
+        "--symlink", SYSTEM_PYTHON, f"{ALIAS_DIR}/python",
         # The root is an unbounded tmpfs made by bwrap (/etc, /workspace live in it): freeze it.
         "--remount-ro", "/",
         "--info-fd", str(info_fd),
     ]
-    for key, value in _child_env(SANDBOX_WORKDIR).items():
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
+    for key, value in _child_env(SANDBOX_WORKDIR, f"{SANDBOX_PATH}:{ALIAS_DIR}").items():
         args += ["--setenv", key, value]
     return args
 
 
-def _child_env(home: str) -> dict[str, str]:
+def _child_env(home: str, path: str = SANDBOX_PATH) -> dict[str, str]:
     return {
-        "PATH": SANDBOX_PATH, "HOME": home, "LANG": "C.UTF-8", "TMPDIR": "/tmp",
+        "PATH": path, "HOME": home, "LANG": "C.UTF-8", "TMPDIR": "/tmp",
         "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
     }
 
 
-def _rlimits(limits: Limits) -> Callable[[], None]:
-    """preexec_fn: limits inherited by bwrap (tiny) and by everything it starts."""
+def _seccomp_pipe() -> int | None:
+    """A pipe's read end holding the no-set-id filter for `bwrap --seccomp`, or None where no
+    filter is written for this CPU (the post-run strip still applies)."""
+    arch = seccomp.host_arch()
+    if arch is None:
+        return None
+    program = seccomp.no_setid_program(arch)  # a few hundred bytes: fits the pipe's buffer
+    r, w = os.pipe()
+    try:
+        os.write(w, program)
+    finally:
+        os.close(w)
+    return r
+
+
+def _rlimits(limits: Limits, guard: MemoryGuard) -> Callable[[], None]:
+    """preexec_fn: limits inherited by bwrap (tiny) and by everything it starts; the memory
+    guard's cgroup is joined here, before exec, so every descendant is born inside it."""
     memory = limits.memory_mb * 1024 * 1024
     cpu = math.ceil(limits.timeout) + 1
     fsize = limits.file_size_mb * 1024 * 1024
@@ -268,6 +326,7 @@ def _rlimits(limits: Limits) -> Callable[[], None]:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        guard.join()
 
     return apply
 
@@ -288,24 +347,61 @@ def run_sandboxed(
     settings: Settings,
     timeout: float | None = None,
     stdin: bytes | None = None,
+    cancel: threading.Event | None = None,
 ) -> SandboxResult:
-    """Run `argv` with the workspace as cwd, under `settings.sandbox` and the code_* limits."""
+    """Run `argv` with the workspace as cwd, under `settings.sandbox` and the code_* limits.
+
+    Setting `cancel` (from another thread) kills the run; it returns once the process tree is dead.
+    """
     limits = Limits.from_settings(settings, timeout)
-    workspace = workspace.resolve()
-    workspace.mkdir(parents=True, exist_ok=True)
+    workspace = private_dir(workspace).resolve()
     mode = settings.sandbox
     if mode not in ("bwrap", "none"):
         raise ConfigError(f"unknown sandbox {mode!r}; set AUTOGPT_SANDBOX to 'bwrap' or 'none'")
+    bwrap = find_bwrap() if mode == "bwrap" else ""
+    guard = open_guard(limits.memory_mechanism, limits.memory_mb, limits.max_processes)
+    try:
+        while True:
+            try:
+                return _run(argv, bwrap, workspace, limits, guard, stdin, cancel)
+            except _StartFailed as e:
+                if guard.mechanism == "watchdog":
+                    raise ToolError(f"the code sandbox could not start ({e}); report this as a bug") from None
+                if limits.memory_mechanism != "auto":
+                    raise ConfigError(
+                        f"the code sandbox could not join its {guard.mechanism} memory cgroup; "
+                        "set AUTOGPT_CODE_MEMORY_MECHANISM=auto"
+                    ) from None
+                guard.close()
+                guard = MemoryGuard(limits.memory_mb)  # the watchdog needs no cgroup
+    finally:
+        guard.close()
+        strip_setid(workspace)  # whatever happened, nothing set-uid stays behind
 
+
+class _StartFailed(Exception):
+    """preexec_fn failed, most likely joining the cgroup; the payload never ran."""
+
+
+def _run(
+    argv: Sequence[str],
+    bwrap: str,
+    workspace: Path,
+    limits: Limits,
+    guard: MemoryGuard,
+    stdin: bytes | None,
+    cancel: threading.Event | None,
+) -> SandboxResult:
     info_r = info_w = -1
-    if mode == "bwrap":
-        bwrap = find_bwrap()
+    filter_r: int | None = None
+    if bwrap:
         info_r, info_w = os.pipe()
+        filter_r = _seccomp_pipe()
         payload = list(argv)
         if os.geteuid() != 0 and os.path.exists(PRLIMIT):
             n = limits.max_processes
             payload = [PRLIMIT, f"--nproc={n}:{n}", "--", *payload]
-        cmd = [*bwrap_argv(bwrap, workspace, limits, info_w), *payload]
+        cmd = [*bwrap_argv(bwrap, workspace, limits, info_w, filter_r), *payload]
         env: dict[str, str] = {}
     else:
         cmd = list(argv)
@@ -322,22 +418,25 @@ def run_sandboxed(
             stderr=subprocess.STDOUT,
             bufsize=0,
             start_new_session=True,
-            preexec_fn=_rlimits(limits),
-            pass_fds=(info_w,) if info_w >= 0 else (),
+            preexec_fn=_rlimits(limits, guard),
+            pass_fds=tuple(fd for fd in (info_w, filter_r) if fd is not None and fd >= 0),
         )
     except FileNotFoundError:
         raise ToolError(f"command not found: {argv[0]!r}") from None
     except OSError as e:  # not executable, ...
         raise ToolError(f"cannot run {argv[0]!r}: {e.strerror or e}") from None
+    except subprocess.SubprocessError as e:  # only preexec_fn raises it; the cgroup is its one risk
+        raise _StartFailed(str(e)) from None
     finally:
-        if info_w >= 0:
-            os.close(info_w)
+        for fd in (info_w, filter_r):
+            if fd is not None and fd >= 0:
+                os.close(fd)
     try:
-        result = _supervise(proc, limits, stdin, info_r, started)
+        result = _supervise(proc, limits, stdin, info_r, started, guard, cancel)
     finally:
         if info_r >= 0:
             os.close(info_r)
-    if mode == "bwrap" and result.exit_code == 1 and result.output.startswith("bwrap: "):
+    if bwrap and result.exit_code == 1 and result.output.startswith("bwrap: "):
         _raise_bwrap_error(result.output, argv)
     return result
 
@@ -353,11 +452,17 @@ def _raise_bwrap_error(output: str, argv: Sequence[str]) -> None:
 
 
 def _supervise(
-    proc: subprocess.Popen[bytes], limits: Limits, stdin: bytes | None, info_r: int, started: float
+    proc: subprocess.Popen[bytes],
+    limits: Limits,
+    stdin: bytes | None,
+    info_r: int,
+    started: float,
+    guard: MemoryGuard,
+    cancel: threading.Event | None,
 ) -> SandboxResult:
-    """Feed stdin, collect output, and enforce the wall clock, process and output limits."""
+    """Feed stdin, collect output, and enforce the wall clock, memory, process and output limits."""
     assert proc.stdout is not None
-    members = _Members(session=proc.pid)
+    members = _Members(session=proc.pid, guard=guard)
     capture = _Capture(limits.output_chars)
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout.fileno(), selectors.EVENT_READ, "out")
@@ -380,7 +485,9 @@ def _supervise(
     while out_open:
         now = time.monotonic()
         if killed_reason is None:
-            if now >= deadline:
+            if cancel is not None and cancel.is_set():
+                killed_reason = "cancelled by the caller"
+            elif now >= deadline:
                 killed_reason, timed_out = f"exceeded the {limits.timeout:g}s time limit", True
             elif capture.total > OUTPUT_KILL_BYTES:
                 killed_reason = f"printed more than {OUTPUT_KILL_BYTES // 2**20} MB of output"
@@ -388,6 +495,8 @@ def _supervise(
                 next_scan = now + members.scan_interval
                 if members.count() > limits.max_processes:
                     killed_reason = f"exceeded the {limits.max_processes}-process limit"
+                elif guard.exceeded(members.statm_files):
+                    killed_reason = guard.reason
             if killed_reason is not None:
                 _kill_all(proc, members)
                 stop_at = now + _DRAIN_GRACE
@@ -430,6 +539,11 @@ def _supervise(
     except subprocess.TimeoutExpired:
         _kill_all(proc, members)
         code = None
+    if killed_reason is None and guard.mechanism != "watchdog" and guard.exceeded(members.statm_files):
+        # The kernel's OOM killer hit a process between two scans and the rest finished: still a kill.
+        killed_reason = guard.reason
+    if killed_reason is not None:
+        _kill_leftovers(members)  # e.g. cancelled while it was exiting
     output, truncated = capture.text()
     return SandboxResult(
         exit_code=None if killed_reason else code,
@@ -466,6 +580,8 @@ def _kill_all(proc: subprocess.Popen[bytes], members: _Members) -> None:
     ourselves, pass after pass, until a pass finds nothing new: a process with a pending
     SIGKILL cannot fork, so nothing new means nothing can be born any more.
     """
+    if members.guard is not None:
+        members.guard.kill()  # cgroup v2: one write kills them all
     if proc.returncode is None:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -508,7 +624,12 @@ def _explain(code: int | None, output: str, limits: Limits) -> str | None:
 
 
 def run_python(
-    workspace: Path, settings: Settings, *, code: str | None = None, file: Path | None = None
+    workspace: Path,
+    settings: Settings,
+    *,
+    code: str | None = None,
+    file: Path | None = None,
+    cancel: threading.Event | None = None,
 ) -> SandboxResult:
     """Run Python source (fed on stdin) or a workspace file with the system python3.
 
@@ -519,10 +640,19 @@ def run_python(
     base = [python, "-E", "-s", "-u", "-B"]
     if file is not None:
         rel = file.resolve().relative_to(workspace.resolve()).as_posix()
-        return run_sandboxed([*base, f"./{rel}"], workspace=workspace, settings=settings)
-    return run_sandboxed([*base, "-"], workspace=workspace, settings=settings, stdin=(code or "").encode())
+        return run_sandboxed([*base, f"./{rel}"], workspace=workspace, settings=settings, cancel=cancel)
+    return run_sandboxed(
+        [*base, "-"], workspace=workspace, settings=settings, stdin=(code or "").encode(), cancel=cancel
+    )
 
 
-def run_command(argv: Sequence[str], workspace: Path, settings: Settings) -> SandboxResult:
+def run_command(
+    argv: Sequence[str], workspace: Path, settings: Settings, *, cancel: threading.Event | None = None
+) -> SandboxResult:
     """Run an already policy-checked argv with the shell timeout."""
-    return run_sandboxed(argv, workspace=workspace, settings=settings, timeout=settings.shell_timeout)
+    argv = list(argv)
+    if settings.sandbox != "bwrap" and argv[:1] == ["python"] and not shutil.which("python", path=SANDBOX_PATH):
+        argv[0] = python_executable(settings.sandbox)  # bwrap mode has the `python` link instead
+    return run_sandboxed(
+        argv, workspace=workspace, settings=settings, timeout=settings.shell_timeout, cancel=cancel
+    )

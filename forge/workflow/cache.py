@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from forge.blocks.base import Block
 from forge.runs.log import write_json_atomic
+from forge.security.permissions import private_dir
 
 
 def cache_key(block: type[Block], input: BaseModel) -> str:  # noqa: A002
@@ -42,5 +43,5 @@ class OutputCache:
 
     def put(self, key: str, block: type[Block], emissions: list[tuple[str, Any]]) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         write_json_atomic(path, {"block": block.id, "version": block.version, "emissions": emissions})

@@ -40,6 +40,7 @@ from forge.blocks.files import read_text_in
 from forge.config import Settings
 from forge.errors import ConfigError, ToolError
 from forge.runs.log import RunLog
+from forge.security.permissions import private_dir
 from forge.workflow.cache import OutputCache, cache_key
 from forge.workflow.convert import ConversionError, convert, input_shape, output_shape, tag_files
 from forge.workflow.executors import Executor, InProcessExecutor
@@ -136,7 +137,7 @@ class WorkflowRun:
 
     # Main loop ---------------------------------------------------------------------------------
     async def execute(self) -> RunResult:
-        self.files_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.files_dir, root=self.settings.workspace)
         await self.executor.start()
         done: asyncio.Queue[str] = asyncio.Queue()
         ready: deque[str] = deque()

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from forge.blocks.base import Block, BlockContext
 from forge.errors import ConfigError
+from forge.security.permissions import private_dir
 
 Emit = Callable[[str, Any], None]
 USER_BLOCK_MODULE_PREFIX = "autogpt_user_blocks."
@@ -64,7 +65,7 @@ def _run_block_remote(payload: bytes) -> list[tuple[str, Any]]:
     from forge.blocks.credentials import CredentialStore
 
     block, input, settings, workspace, ctx_fields = cloudpickle.loads(payload)  # noqa: A001
-    workspace.mkdir(parents=True, exist_ok=True)
+    private_dir(workspace, root=settings.workspace)
     ctx = BlockContext(workspace=workspace, settings=settings,
                        credentials=CredentialStore.for_workspace(settings.workspace), **ctx_fields)
 

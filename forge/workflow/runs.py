@@ -19,6 +19,7 @@ from forge.blocks.registry import BlockRegistry
 from forge.config import Settings
 from forge.errors import RunError
 from forge.runs.log import RunLog, list_runs, read_events, read_state, write_json_atomic
+from forge.security.permissions import private_dir
 from forge.security.secrets import workspace_redactor
 from forge.workflow.cache import OutputCache
 from forge.workflow.engine import COMPLETED, DEFAULT_CONCURRENCY, NodeResult, RunResult, WorkflowRun
@@ -59,7 +60,7 @@ async def run_workflow(
     """Validate (raising WorkflowValidationError before anything is created), then run and record."""
     run_inputs = inputs if isinstance(inputs, RunInputs) else split_inputs(inputs, workflow)
     plan = validate(workflow, registry, run_inputs, source or workflow.name)
-    runs_dir(settings).mkdir(parents=True, exist_ok=True)
+    private_dir(runs_dir(settings), root=settings.workspace)
     log = RunLog.create(runs_dir(settings), **_log_kwargs(settings, listener))
     log.lock_driver()
     try:
