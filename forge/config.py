@@ -7,9 +7,10 @@ take JSON (`AUTOGPT_SHELL_ALLOWLIST='["ls","cat"]'`). CLI options override these
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "local/smollm2"
 
@@ -86,6 +87,22 @@ class Settings(BaseSettings):
     searx_url: str | None = None  # base URL of a SearXNG instance for search_backend="searxng"
     browser_path: str = "/usr/bin/chromium"
     web_timeout: float = 20.0
+    # Private/loopback/link-local destinations the web tools may reach anyway: hosts, host:port, IPs,
+    # IP:port or CIDRs, as a JSON list or comma-separated (forge/security/netguard.py).
+    web_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("web_allowlist", mode="before")
+    @classmethod
+    def _split_web_allowlist(cls, value: object) -> object:
+        from forge.security.netguard import Allowlist, split_setting
+
+        entries = split_setting(value)
+        if isinstance(entries, list):
+            try:
+                Allowlist.parse(str(e) for e in entries)
+            except Exception as e:  # ConfigError -> pydantic's ValidationError with this message
+                raise ValueError(str(e)) from None
+        return entries
 
     def agent_dir(self) -> Path:
         return self.workspace / "agents" / self.agent_name
