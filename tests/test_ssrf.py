@@ -546,3 +546,14 @@ def test_wrapper_script_runs_chromium_in_bubblewrap_as_nobody(tmp_path) -> None:
     readable = {argv[i + 1] for i, a in enumerate(argv) if a in ("--ro-bind", "--ro-bind-try")}
     assert "/" not in readable and not any(p.startswith(("/root", "/home", "/work", "/tmp")) for p in readable)
     assert argv[-2:] == [CHROMIUM, "$@"]
+
+
+def test_fulfilled_headers_never_carry_a_location() -> None:
+    """Chromium follows a fulfilled redirect without routing the next hop: no Location may reach it."""
+    import httpx
+
+    response = httpx.Response(302, headers=[
+        ("Location", "http://127.0.0.1:1/"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"),
+        ("Content-Encoding", "gzip"), ("Content-Type", "text/html"),
+    ])
+    assert browser_mod._response_headers(response) == {"set-cookie": "a=1\nb=2", "content-type": "text/html"}

@@ -40,7 +40,7 @@ from forge.tools.web import USER_AGENT
 
 if TYPE_CHECKING:
     import httpx
-    from playwright.async_api import Request, Route, WebSocketRoute
+    from playwright.async_api import Page, Request, Route, WebSocketRoute
 
     from forge.config import Settings
 
@@ -212,20 +212,29 @@ class _Navigation:
 
 
 class Router:
-    """Fulfils every request of the page through the guarded client."""
+    """Fulfils every request of the browser through the guarded client."""
 
     def __init__(self, client: httpx.AsyncClient):
         self.client = client
+        self.page: Page | None = None  # the tab being read: its main-frame navigations are tracked
         self.nav = _Navigation()
         self.blocked: list[str] = []  # refusals of the guard, for tests and diagnostics
 
     async def handle(self, route: Route, request: Request) -> None:
+        from playwright.async_api import Error as PlaywrightError
+
+        try:
+            await self._handle(route, request)
+        except PlaywrightError:
+            pass  # the tab or browser closed while we fetched: nothing is waiting for the answer
+
+    async def _handle(self, route: Route, request: Request) -> None:
         import httpx
 
         if request.resource_type in SKIPPED_RESOURCES:
             await route.abort("blockedbyclient")
             return
-        main = _is_main_navigation(request)
+        main = self.page is not None and _is_main_navigation(request, self.page)
         try:
             response, body = await self._fetch(request, follow_redirects=not main)
         except PolicyViolationError as e:
@@ -242,7 +251,7 @@ class Router:
         location = response.headers.get("location")
         if main and response.is_redirect and location:
             self.nav.redirect = urljoin(request.url, location)
-            await route.abort("aborted")
+            await route.abort("aborted")  # BrowserSession.read navigates there: a new, routed request
             return
         await route.fulfill(status=response.status_code, headers=_response_headers(response), body=body)
 
@@ -263,19 +272,19 @@ class Router:
         return response, bytes(body[:MAX_BODY_BYTES])
 
 
-def _is_main_navigation(request: Request) -> bool:
+def _is_main_navigation(request: Request, page: Page) -> bool:
     try:
-        return request.is_navigation_request() and request.frame.parent_frame is None
+        return request.is_navigation_request() and request.frame == page.main_frame
     except Exception:  # service-worker requests have no frame
         return False
 
 
 def _response_headers(response: httpx.Response) -> dict[str, str]:
-    """Headers for route.fulfill: the body is already decoded, and one value per name
-    (Playwright splits Set-Cookie on newlines)."""
+    """Headers for route.fulfill: the body is already decoded, one value per name (Playwright
+    splits Set-Cookie on newlines), and never a Location: Chromium would follow it unrouted."""
     merged: dict[str, list[str]] = {}
     for name, value in response.headers.multi_items():
-        if name.lower() not in _HOP_HEADERS:
+        if name.lower() not in _HOP_HEADERS and name.lower() != "location":
             merged.setdefault(name.lower(), []).append(value)
     return {k: ("\n" if k == "set-cookie" else ", ").join(v) for k, v in merged.items()}
 
@@ -366,7 +375,7 @@ class BrowserSession:
         from playwright.async_api import Error as PlaywrightError
         from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-        page = await self.context.new_page()
+        page = self.router.page = await self.context.new_page()
         try:
             target = url
             for _ in range(MAX_REDIRECTS + 1):
