@@ -557,3 +557,21 @@ def test_fulfilled_headers_never_carry_a_location() -> None:
         ("Content-Encoding", "gzip"), ("Content-Type", "text/html"),
     ])
     assert browser_mod._response_headers(response) == {"set-cookie": "a=1\nb=2", "content-type": "text/html"}
+
+
+def test_a_slow_resolver_is_cut_by_the_timeout(tmp_path, net, monkeypatch) -> None:
+    import time
+
+    resolve = socket.getaddrinfo
+
+    def slow(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "slow.example":
+            time.sleep(1.5)
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    net.names["slow.example"] = [[PUBLIC_IP]]
+    started = time.monotonic()
+    with pytest.raises(ToolError, match="resolving slow.example took longer than 0.3s"):
+        asyncio.run(run_block(HTTPRequest, {"url": "http://slow.example/", "timeout": 0.3}, _block_ctx(tmp_path, [])))
+    assert time.monotonic() - started < 1.4

@@ -85,8 +85,13 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: SOCKET_OPTIONS | None = None,
     ) -> httpcore.AsyncNetworkStream:
         # getaddrinfo blocks: run it in a worker thread, bounded by the connect timeout.
-        with anyio.fail_after(timeout):
-            addresses = await anyio.to_thread.run_sync(_resolve, self.guard, host, port, abandon_on_cancel=True)
+        try:
+            with anyio.fail_after(timeout):
+                addresses = await anyio.to_thread.run_sync(
+                    _resolve, self.guard, host, port, abandon_on_cancel=True
+                )
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout}s") from None
         error: Exception | None = None
         for address in addresses:
             try:
