@@ -367,6 +367,7 @@ class BrowserSession:
             service_workers="block",
         )
         self._stack.push_async_callback(self.context.close)
+        self._first_tab: Page | None = self.context.pages[0] if self.context.pages else None
         self.router = Router(client)
         await self.context.route("**/*", self.router.handle)
         await self.context.route_web_socket("**/*", _refuse_websocket)
@@ -375,7 +376,10 @@ class BrowserSession:
         from playwright.async_api import Error as PlaywrightError
         from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-        page = self.router.page = await self.context.new_page()
+        # The persistent context opens with one blank tab: the first read uses it (~0.3 s saved).
+        fresh = self._first_tab or await self.context.new_page()
+        self._first_tab = None
+        page = self.router.page = fresh
         try:
             target = url
             for _ in range(MAX_REDIRECTS + 1):
