@@ -8,23 +8,33 @@ options override these. Out-of-range values are refused (`AUTOGPT_MAX_ITERATIONS
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+_BRACKETED_IPV6 = re.compile(r"^\[[0-9A-Fa-f:.]+\]")
 
-def _split_list(value: Any) -> Any:
-    """A list setting from the environment: JSON (`["ls", "cat"]`) or comma-separated (`ls,cat`)."""
+
+def split_list_setting(value: Any) -> Any:
+    """A list setting from the environment: JSON (`["ls", "cat"]`) or comma-separated (`ls,cat`).
+
+    A value starting with `[` must be a JSON list, unless it is a bracketed IPv6 address (`[::1]:8080`,
+    an allowlist entry)."""
     if not isinstance(value, str):
         return value
     text = value.strip()
     if text.startswith("["):
         try:
-            return json.loads(text)
+            loaded = json.loads(text)
         except ValueError:
-            raise ValueError('not a JSON list; write ["a", "b"] or a,b') from None
+            loaded = None
+        if isinstance(loaded, list):
+            return loaded
+        if not _BRACKETED_IPV6.match(text):
+            raise ValueError('not a JSON list; write ["a", "b"] or a,b')
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
@@ -106,11 +116,14 @@ class Settings(BaseSettings):
     searx_url: str | None = None  # base URL of a SearXNG instance for search_backend="searxng"
     browser_path: str = "/usr/bin/chromium"
     web_timeout: float = Field(default=20.0, gt=0)
+    # Private/loopback/link-local destinations the web tools may reach anyway: hosts, host:port, IPs,
+    # IP:port or CIDRs, as a JSON list or comma-separated (forge/security/netguard.py).
+    web_allowlist: StrList = Field(default_factory=list)
 
     @field_validator("constraints", "resources", "best_practices", "shell_allowlist", "shell_denylist", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
-        return _split_list(value)
+        return split_list_setting(value)
 
     @field_validator("workspace", mode="before")
     @classmethod
@@ -118,6 +131,19 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             raise ValueError("is empty; give a folder, e.g. ./workspace")
         return value
+
+    @field_validator("web_allowlist", mode="before")
+    @classmethod
+    def _split_web_allowlist(cls, value: object) -> object:
+        from forge.security.netguard import Allowlist
+
+        entries = split_list_setting(value)
+        if isinstance(entries, list):
+            try:
+                Allowlist.parse(str(e) for e in entries)
+            except Exception as e:  # ConfigError -> pydantic's ValidationError with this message
+                raise ValueError(str(e)) from None
+        return entries
 
     def agent_dir(self) -> Path:
         return self.workspace / "agents" / self.agent_name

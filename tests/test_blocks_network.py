@@ -80,9 +80,11 @@ def server() -> Iterator[str]:
 
 
 @pytest.fixture
-def ctx(settings, tmp_path: Path) -> BlockContext:
+def ctx(settings, tmp_path: Path, server: str) -> BlockContext:
     # No browser: fetch_page takes its plain-HTTP path.
     settings.browser_path = str(tmp_path / "no-such-chromium")
+    # The fixture server is on loopback: allowlisted by its port (and port 9 for the connection-error test).
+    settings.web_allowlist = [server.removeprefix("http://"), "127.0.0.1:9"]
     return BlockContext(workspace=tmp_path / "files", settings=settings, credentials=CredentialStore(None, {}))
 
 
@@ -105,6 +107,19 @@ def test_http_post_json_body(server, ctx) -> None:
     assert out["status"] == 201
     assert json.loads(out["json"]["got"]) == {"k": [1]}
     assert out["json"]["ctype"] == "application/json"
+
+
+def test_http_keeps_the_query_string_of_the_url(server, ctx) -> None:
+    out = dict(run(HTTPRequest, {"url": f"{server}/api?q=kept"}, ctx))
+    assert out["json"]["path"] == "/api?q=kept"
+    merged = dict(run(HTTPRequest, {"url": f"{server}/api?q=kept", "params": {"n": 2}}, ctx))
+    assert merged["json"]["path"] == "/api?q=kept&n=2"
+
+
+def test_http_refuses_loopback_that_is_not_allowlisted(server, ctx) -> None:
+    ctx.settings.web_allowlist = []
+    with pytest.raises(ToolError, match=r"refused: 127\.0\.0\.1 is a loopback address; .* AUTOGPT_WEB_ALLOWLIST"):
+        run(HTTPRequest, {"url": f"{server}/api"}, ctx)
 
 
 def test_http_text_body_is_not_json(server, ctx) -> None:

@@ -67,6 +67,8 @@ def offline_env(server: Any, tmp_path: Path, script: list[str] | None) -> dict[s
         "AUTOGPT_SEARX_URL": server.base_url,
         "AUTOGPT_BROWSER_PATH": str(tmp_path / "no-browser"),  # plain HTTP: fast and deterministic
         "AUTOGPT_WORKSPACE": str(tmp_path / "ws"),
+        # The stand-in is on loopback, which web_scrape refuses unless allowlisted (its port only).
+        "AUTOGPT_WEB_ALLOWLIST": server.base_url.removeprefix("http://"),
     }
     if script is not None:
         path = tmp_path / "script.json"
@@ -105,6 +107,7 @@ def test_news_summary_data_flows_from_articles_to_display(settings, standin, blo
 
     registry = BlockRegistry.from_entry_points(blocks_dir=Path(blocks_args[1]) if blocks_args else None)
     settings.search_backend, settings.searx_url = "searxng", standin.base_url
+    settings.web_allowlist = [standin.base_url.removeprefix("http://")]
     settings.browser_path, settings.model = "/nonexistent/chromium", "scripted/summarise"
     ai._models[(settings.model, settings.api_base)] = ScriptedModel([summarise])
     try:
@@ -120,6 +123,15 @@ def test_news_summary_data_flows_from_articles_to_display(settings, standin, blo
     assert "Lophelia pertusa" in user["content"]
     shown = outputs["node_4"]["text"]
     assert shown.startswith("Today: ") and "regional planning board" in shown
+
+
+def test_news_summary_without_the_allowlist_refuses_the_standin(tmp_path, standin, blocks_args):
+    env = {**offline_env(standin, tmp_path, ["unused"]), "AUTOGPT_WEB_ALLOWLIST": "", "COLUMNS": "400"}
+    result = cli("workflow", "run", str(EXAMPLES / "news_summary.json"), *blocks_args, env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    port = standin.base_url.rsplit(":", 1)[1]
+    assert f"127.0.0.1 is a loopback address; if you mean to reach it, add 127.0.0.1:{port} to AUTOGPT_WEB_ALLOWLIST" \
+        in result.stdout
 
 
 def test_news_summary_via_cli(tmp_path, standin, blocks_args):

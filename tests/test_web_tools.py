@@ -96,6 +96,9 @@ def closed_port() -> int:
 
 
 def ctx_for(tmp_path: Path, **settings: Any) -> ToolContext:
+    # The fixture site is on loopback, which the web tools refuse unless allowlisted (any port here:
+    # one test also reads a closed port; tests/test_ssrf.py checks the guard itself).
+    settings.setdefault("web_allowlist", ["127.0.0.1"])
     return ToolContext(workspace=tmp_path / "ws", settings=Settings(_env_file=None, **settings))
 
 

@@ -93,7 +93,7 @@ class WebScrape(Block):
                 text = text[: input.max_content_length] + "\n[... cut]"
             pages.append({"url": page.url, "title": page.title, "text": text})
         if pages and all("error" in p for p in pages):
-            raise ToolError("; ".join(p["error"] for p in pages))
+            raise ToolError("; ".join(dict.fromkeys(p["error"] for p in pages)))  # often one cause for all
         content = "\n\n".join(
             f"# {p['title'] or p['url']}\nURL: {p['url']}\n\n{p['text']}" for p in pages if "error" not in p
         )
@@ -139,17 +139,23 @@ class HTTPRequest(Block):
     async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
         import httpx
 
+        from forge.security.guarded_http import guarded_async_client
+
         if input.json_body is not None and input.body is not None:
             raise ToolError("give json_body or body, not both")
         url = web.check_url(input.url)
         try:
+            # Only public addresses and AUTOGPT_WEB_ALLOWLIST, checked on every redirect hop.
             async with (
-                httpx.AsyncClient(follow_redirects=True, timeout=input.timeout) as client,
+                guarded_async_client(
+                    ctx.settings.web_allowlist, follow_redirects=True, max_redirects=10, timeout=input.timeout
+                ) as client,
                 client.stream(
                     input.method,
                     url,
                     headers=input.headers,
-                    params=input.params,
+                    # merged into the URL's own query string (httpx's params= would replace it)
+                    params=httpx.URL(url).copy_merge_params(input.params).params,
                     json=input.json_body,
                     content=input.body,
                 ) as response,
@@ -160,6 +166,8 @@ class HTTPRequest(Block):
                     if len(data) > MAX_RESPONSE_BYTES:
                         raise ToolError(f"response from {url} is larger than {MAX_RESPONSE_BYTES} bytes")
                 text = bytes(data).decode(response.encoding or "utf-8", "replace")
+        except httpx.InvalidURL as e:
+            raise ToolError(f"invalid URL {url[:80]!r}: {_short(e)}") from None
         except httpx.HTTPError as e:
             raise ToolError(f"{input.method} {url} failed: {_short(e)}") from None
         yield "status", response.status_code

@@ -6,37 +6,30 @@ through the `autogpt.search_backends` entry-point group (the entry point loads a
 the Settings and returns a backend).
 
 Pages are rendered by headless Chromium through Playwright (JavaScript runs, so client-rendered
-sites work); when the browser is missing or fails, a plain HTTP fetch with httpx takes over. Both
-paths feed the same extraction: trafilatura for the main text, lxml for the title and links.
+sites work; forge.tools.browser sandboxes it and routes its traffic); when the browser is missing
+or fails, a plain HTTP fetch with httpx takes over. Both paths go through the SSRF guard
+(forge.security.netguard) and feed the same extraction: trafilatura for the main text, lxml for
+the title and links.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from forge.errors import ConfigError, ToolError
-from forge.security.secrets import clean_env
 
 if TYPE_CHECKING:
     from forge.config import Settings
 
 SEARCH_ENTRY_POINT_GROUP = "autogpt.search_backends"
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--no-first-run", "--disable-quic",
-]
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36"
 MAX_TEXT_CHARS = 6000  # page text handed to the model, at most
 MAX_LINKS = 20
@@ -44,7 +37,6 @@ MAX_SNIPPET_CHARS = 200
 MAX_ANSWER_PARAGRAPHS = 5
 MAX_DOWNLOAD_BYTES = 5 * 1024 * 1024
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-_SETTLE_MS = 2000  # after DOMContentLoaded, how long to give scripts to render before reading
 
 T = TypeVar("T")
 
@@ -248,16 +240,20 @@ def check_url(url: str) -> str:
 
 
 def fetch_page(url: str, settings: Settings) -> WebPage:
-    """Render `url` in Chromium, or fetch it over plain HTTP when the browser is unavailable."""
+    """Render `url` in Chromium, or fetch it over plain HTTP when the browser is unavailable.
+
+    Both paths reach only public addresses and what AUTOGPT_WEB_ALLOWLIST names (forge.security)."""
     url = check_url(url)
     note: str | None
     if Path(settings.browser_path).is_file():
+        from forge.tools.browser import browser_fetch
+
         try:
-            html, final_url = _call_sync_api(_browser_fetch, url, settings)
+            html, final_url = browser_fetch(url, settings)
             return _to_page(html, final_url, via="browser")
-        except _HTTPStatusError as e:
-            raise ToolError(str(e)) from None
-        except Exception as e:  # any browser failure: launch, crash, navigation
+        except ToolError:
+            raise  # the page's own problem (refused, HTTP error, unreachable): plain HTTP would fail too
+        except Exception as e:  # the browser's: not installed properly, sandbox, launch, crash
             first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
             note = f"browser failed: {_short(first_line, 100)}"
     else:
@@ -268,56 +264,16 @@ def fetch_page(url: str, settings: Settings) -> WebPage:
     return page
 
 
-class _HTTPStatusError(Exception):
-    pass
-
-
-def _call_sync_api(func: Callable[..., T], *args: Any) -> T:
-    """Playwright's sync API refuses to run in a thread with a running asyncio loop: use a worker."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return func(*args)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright") as pool:
-        return pool.submit(func, *args).result()
-
-
-def _browser_fetch(url: str, settings: Settings) -> tuple[str, str]:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import sync_playwright
-
-    timeout_ms = settings.web_timeout * 1000
-    env: dict[str, str | float | bool] = dict(clean_env())
-    with tempfile.TemporaryDirectory(prefix="autogpt-browser-") as home, sync_playwright() as pw:
-        # The browser renders untrusted pages: it gets no API keys from our environment.
-        browser = pw.chromium.launch(
-            executable_path=settings.browser_path,
-            args=CHROMIUM_ARGS,
-            env={**env, "HOME": home},
-            timeout=timeout_ms,
-        )
-        try:
-            context = browser.new_context(user_agent=USER_AGENT, accept_downloads=False)
-            page = context.new_page()
-            response = page.goto(url, timeout=timeout_ms, wait_until="domcontentloaded")
-            if response is not None and response.status >= 400:
-                raise _HTTPStatusError(f"HTTP {response.status} {response.status_text} for {url}".strip())
-            try:
-                page.wait_for_load_state("networkidle", timeout=min(_SETTLE_MS, timeout_ms))
-            except PlaywrightTimeout:
-                pass  # pages that keep polling never go idle; read what is there
-            return page.content(), page.url
-        finally:
-            browser.close()
-
-
 def _http_fetch(url: str, settings: Settings) -> tuple[str, str]:
     import httpx
+
+    from forge.security.guarded_http import guarded_client
 
     try:
         headers = {"User-Agent": USER_AGENT}
         with (
-            httpx.Client(follow_redirects=True, timeout=settings.web_timeout, headers=headers) as client,
+            guarded_client(settings.web_allowlist, follow_redirects=True, max_redirects=10,
+                           timeout=settings.web_timeout, headers=headers) as client,
             client.stream("GET", url) as response,
         ):
             if response.status_code >= 400:
@@ -335,6 +291,8 @@ def _http_fetch(url: str, settings: Settings) -> tuple[str, str]:
             if ctype and ctype not in _HTML_TYPES:
                 text = f"<html><body><pre>{_escape(text)}</pre></body></html>"
             return text, str(response.url)
+    except httpx.InvalidURL as e:
+        raise ToolError(f"invalid URL {url[:80]!r}: {_short(e)}") from None
     except httpx.HTTPError as e:
         raise ToolError(f"could not fetch {url}: {_short(e)}") from None
 
