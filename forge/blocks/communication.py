@@ -32,9 +32,16 @@ _transport: httpx.AsyncBaseTransport | None = None
 
 # Shared HTTP helpers (social.py uses them too) ------------------------------------------------
 def http_client(ctx: BlockContext, **kwargs: Any) -> httpx.AsyncClient:
+    """A client for service APIs. Their base URLs can arrive through a workflow edge (model or page
+    output), so the real network goes through the SSRF guard like the web blocks."""
+    from forge.security.guarded_http import guarded_async_client
+
     timeout = getattr(ctx.settings, "web_timeout", 20.0)
     headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
-    return httpx.AsyncClient(transport=_transport, timeout=timeout, headers=headers, **kwargs)
+    if _transport is not None:
+        return httpx.AsyncClient(transport=_transport, timeout=timeout, headers=headers, **kwargs)
+    allowlist = getattr(ctx.settings, "web_allowlist", ())
+    return guarded_async_client(allowlist, timeout=timeout, headers=headers, **kwargs)
 
 
 def scrub(text: str, secrets: Mapping[str, Any] | None = None, limit: int = 300) -> str:
