@@ -73,14 +73,18 @@ def read_id_map(folder: Path) -> dict[str, Any]:
     return data
 
 
-def _map_file(path: Path, need: int) -> mmap.mmap | bytes:
-    """The file's bytes (mapped, so a huge sparse file costs nothing); SegmentDamage if shorter than `need`."""
+def _check_size(path: Path, need: int) -> int:
     if not path.is_file():
         raise SegmentDamage(f"{path.name} is missing or not a file")
     size = path.stat().st_size
     if size < need:
         raise SegmentDamage(f"{path.name} is truncated ({size} bytes, at least {need} expected)")
-    if size == 0:
+    return size
+
+
+def _map_file(path: Path, need: int) -> mmap.mmap | bytes:
+    """The file's bytes (mapped, so a huge sparse file costs nothing); SegmentDamage if shorter than `need`."""
+    if _check_size(path, need) == 0:
         return b""
     with open(path, "rb") as f:
         return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -123,7 +127,7 @@ def check_segment(folder: Path, dim: int | None) -> SegmentInfo:
         raise SegmentDamage("header.bin is garbled (entry point)")
 
     level0 = _map_file(folder / "data_level0.bin", count * size_per_element)
-    _map_file(folder / "length.bin", count * 4)
+    _check_size(folder / "length.bin", count * 4)
     records = np.frombuffer(level0, dtype=np.uint8, count=count * size_per_element).reshape(count, size_per_element)
     sizes = records[:, 0:2].copy().view("<u2")[:, 0]
     if (sizes > max_m0).any():
