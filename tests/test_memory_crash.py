@@ -135,7 +135,7 @@ def test_a_reader_does_not_rebuild_while_other_readers_are_in(flushed, embedder,
     with MemoryStore.open(settings, embedder=embedder, writer=False):
         _tear(folder, first_map, "before_id_map")
         _kill_marker(folder)
-        with pytest.raises(MemoryStoreError, match="needs recovery .*another process is reading"):
+        with pytest.raises(MemoryStoreError, match="is busy .*must be rebuilt after a crash and another process"):
             MemoryStore.open(settings, embedder=embedder, writer=False)
     with MemoryStore.open(settings, embedder=embedder, writer=False) as store:  # alone now: it repairs
         assert store.count() == 25

@@ -60,9 +60,12 @@ def _connect_ro(db: Path) -> sqlite3.Connection:
 
 
 def _damage_or_access(e: BaseException, what: str) -> StoreProblem:
+    detail = f"{what}: {getattr(e, 'strerror', None) or e}"
     if isinstance(e, PermissionError) or "unable to open" in str(e) or "readonly" in str(e):
-        return StoreProblem("inaccessible", f"{what}: {getattr(e, 'strerror', None) or e}")
-    return StoreProblem("damaged", f"{what}: {getattr(e, 'strerror', None) or e}")
+        return StoreProblem("inaccessible", detail)
+    if "locked" in str(e):  # a process outside autogpt (an sqlite3 shell) holds the database
+        return StoreProblem("busy", detail)
+    return StoreProblem("damaged", detail)
 
 
 def _data_dirs(folder: Path) -> list[str]:

@@ -115,7 +115,7 @@ class _Fixes:
             return (f"memory store {f} is not accessible ({problem.detail}); give this user read and write "
                     f"access to it{owner} or use {self.other_agent}")
         if problem.kind == "busy":
-            return f"memory store {f} needs recovery ({problem.detail}); retry when that process has finished"
+            return f"memory store {f} is busy ({problem.detail}); retry when that process has finished"
         return (f"memory store {f} is damaged ({problem.detail}); set it aside to keep it "
                 f"(mv {f} {f}.damaged) and start a new one, or use {self.other_agent}")
 
@@ -384,6 +384,8 @@ class MemoryStore:
             return f"memory store {self.path} failed while {action}: the disk is full; free some space and retry"
         if isinstance(e, PermissionError) or "readonly" in lowered or "permission denied" in lowered:
             return self._fixes.message(StoreProblem("inaccessible", text))
+        if "database is locked" in lowered:  # a process outside autogpt (an sqlite3 shell) holds it
+            return self._fixes.message(StoreProblem("busy", text))
         damage = preflight.quick_check(self.path)  # read-only: is the database itself damaged?
         detail = f"{SQLITE_FILE}: {damage}" if damage else f"{type(e).__name__} while {action}: {text}"
         return self._fixes.message(StoreProblem("damaged", detail))
