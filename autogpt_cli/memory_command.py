@@ -40,7 +40,9 @@ def _open(settings: Settings, *, writer: bool, allow_mismatch: bool = False) -> 
     if isinstance(embedder, MiniLMEmbedder) and err.is_terminal:
         with err.status("Loading the embedding model...", spinner="dots"):
             embedder.load()
-    store = MemoryStore.open(settings, embedder=embedder, writer=writer, allow_mismatch=allow_mismatch)
+    # Error messages name the option these commands take to pick the agent.
+    store = MemoryStore.open(settings, embedder=embedder, writer=writer, allow_mismatch=allow_mismatch,
+                             agent_option="--agent")
     try:
         yield store
     finally:

@@ -45,11 +45,11 @@ def open_memory(settings: Settings, *, quiet: bool) -> Any:
     from forge.memory.store import MemoryStore
 
     if quiet or not sys.stderr.isatty():
-        return MemoryStore.open(settings)
+        return MemoryStore.open(settings, agent_option="--ai-name")  # errors name run's own option
     from rich.console import Console
 
     with Console(stderr=True).status("Opening long-term memory..."):
-        return MemoryStore.open(settings)
+        return MemoryStore.open(settings, agent_option="--ai-name")
 
 
 def run_agent(

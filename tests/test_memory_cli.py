@@ -92,3 +92,41 @@ def test_cli_import_stays_light():
             "print(heavy)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "[]", r.stderr
+
+
+HOLDER = """
+import sys
+from forge.config import Settings
+from forge.memory.store import MemoryStore
+store = MemoryStore.open(Settings(workspace={ws!r}, agent_name="ops", _env_file=None))
+print("ready", flush=True)
+sys.stdin.readline()
+store.close()
+"""
+
+
+def test_hints_name_the_option_of_the_command_run(tmp_path):
+    """`run` picks the agent with --ai-name, `memory` commands with --agent: each error names its own."""
+    from forge.llm.testing import decision
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOGPT_")}
+    ws = str(tmp_path / "ws")
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER.format(ws=ws)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        script = tmp_path / "s.json"
+        script.write_text(json.dumps([decision("finish", "done", reason="ok")]))
+        runs = {
+            "--ai-name": [AUTOGPT, "run", "x", "-c", "--workspace", ws, "--ai-name", "ops", "--model",
+                          f"scripted/{script}"],
+            "--agent": [AUTOGPT, "memory", "add", "a fact", "--workspace", ws, "--agent", "ops"],
+        }
+        for option, cmd in runs.items():
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+            assert r.returncode == 2, r.stderr
+            assert f"in use by pid {holder.pid}" in r.stderr and f"use {option} ops-2" in r.stderr
+            other = "--agent" if option == "--ai-name" else "--ai-name"
+            assert other not in r.stderr and r.stderr.count("\n") == 1
+    finally:
+        holder.communicate("\n", timeout=60)

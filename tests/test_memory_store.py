@@ -199,10 +199,10 @@ def test_corrupt_store_gives_clear_error_and_leaves_files_untouched(small_store,
     before = checksums(folder)
     for writer in (True, False):
         with pytest.raises(MemoryStoreError) as err:
-            MemoryStore.open(small_store, embedder=embedder, writer=writer)
+            MemoryStore.open(small_store, embedder=embedder, writer=writer, agent_option="--agent")
         msg = str(err.value)
-        assert str(folder) in msg and "move the folder aside" in msg and "--agent" in msg
-        assert "\n" not in msg
+        assert f"memory store {folder} is damaged (" in msg and f"mv {folder} {folder}.damaged" in msg
+        assert "--agent tester-2" in msg and "\n" not in msg
     assert checksums(folder) == before
 
 
@@ -222,7 +222,7 @@ def test_embedder_mismatch_is_refused_then_fixed_by_clear(small_store, embedder)
             MemoryStore.open(small_store, embedder=FakeEmbedder(), writer=writer)
         msg = str(err.value)
         assert "local/minilm" in msg and "fake/other-model" in msg and "(dim 384)" in msg
-        assert "autogpt memory clear --yes" in msg and str(folder) in msg
+        assert "autogpt memory clear --agent tester --yes" in msg and str(folder) in msg
     assert checksums(folder) == before
     # clear is the documented fix: it re-records the space for the new embedder.
     with MemoryStore.open(small_store, embedder=FakeEmbedder(), allow_mismatch=True) as store:

@@ -6,12 +6,15 @@ Builds 10,000 agent-like memories (thoughts, actions, tool results, notes over m
 templates with a fixed seed) plus 100 planted facts, in a temporary store deleted afterwards, then
 asks for each fact with a paraphrased question (different wording, never the fact's text).
 Targets: recall@5 >= 95%, query p50 <= 25 ms (query embedding included), adds >= 50/s.
+Then reopens the closed store a few times: open + first count, and what the pre-flight checks
+(`PRAGMA quick_check`, the HNSW file check) cost of that.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -21,7 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from forge.config import Settings  # noqa: E402
+from forge.memory import preflight  # noqa: E402
 from forge.memory.embeddings import MiniLMEmbedder  # noqa: E402
+from forge.memory.hnsw_files import check_segment  # noqa: E402
 from forge.memory.store import MemoryStore  # noqa: E402
 
 # (fact template, paraphrased question template, fills). Each fill names its own entities, so the
@@ -262,6 +267,35 @@ def main() -> None:
                   f"(rank 1: {ranks.count(1)}; target >= 95%)")
             print(f"search at {total}: p50 {statistics.median(latencies):.1f} ms, p95 {pct(latencies, 0.95):.1f} ms "
                   f"(query embedding alone p50 {statistics.median(embed_ms):.1f} ms; target p50 <= 25 ms)")
+        opening(settings, embedder, total)
+
+
+def opening(settings: Settings, embedder: MiniLMEmbedder, total: int, rounds: int = 5) -> None:
+    """What opening a closed store costs, and the share of its pre-flight checks (median of `rounds`)."""
+    folder = settings.memory_dir()
+    db = folder / preflight.SQLITE_FILE
+    size_mb = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+    opens, checks, quick, segment = [], [], [], []
+    segment_dir = next(p for p in folder.iterdir() if p.is_dir())
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        with MemoryStore.open(settings, embedder=embedder, writer=False) as store:
+            store.count()  # Chroma loads the index and replays its log tail on first use
+        opens.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        preflight.inspect(folder, crashed=False, may_repair=False, keep_log=False)
+        checks.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        conn.execute("PRAGMA quick_check").fetchall()
+        conn.close()
+        quick.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        check_segment(segment_dir, embedder.dim)
+        segment.append(time.perf_counter() - t0)
+    ms = lambda xs: f"{1000 * statistics.median(xs):.0f} ms"  # noqa: E731
+    print(f"open at {total} ({size_mb:.0f} MB on disk): open + first count {ms(opens)}, of which pre-flight "
+          f"{ms(checks)} = PRAGMA quick_check {ms(quick)} + HNSW file check {ms(segment)} + the rest")
 
 
 if __name__ == "__main__":
