@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -55,52 +54,54 @@ class RichDisplay:
             self._status.stop()
             self._status = None
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event["type"]
+    def __call__(self, event: Any) -> None:  # a forge.events agent event
+        from forge.events import models as ev
+
         c = self.console
-        if kind != "step_started":
+        if not isinstance(event, ev.StepStarted):
             self._stop_spinner()
-        if kind == "run_started":
-            c.print(Text.assemble(("AutoGPT", "bold cyan"), f" run {event['run_id']} · model {safe(event['model'])}"))
-            c.print(Text.assemble(("Goal: ", "bold"), safe(event["goal"])))
-        elif kind == "resumed":
-            c.print(Text(f"Resuming at step {event['step']} with model {safe(event['model'])}", style="cyan"))
-        elif kind == "step_started":
-            if c.is_terminal:
-                self._status = c.status(f"Step {event['step']}: thinking...", spinner="dots")
-                self._status.start()
-        elif kind == "decision":
-            d = event["decision"]
-            t = d.get("thoughts", {})
-            out = Text()
-            out.append(f"\n── Step {event['step']} ", style="bold")
-            for label, key, style in (
-                ("THOUGHTS", "text", "yellow"),
-                ("REASONING", "reasoning", "yellow"),
-                ("PLAN", "plan", "yellow"),
-                ("CRITICISM", "criticism", "yellow"),
-            ):
-                if value := safe(t.get(key, "")).strip():
-                    out.append(f"\n{label}: ", style=style + " bold")
-                    # multi-line plans read as an indented list under their label
-                    out.append("\n  " + value.replace("\n", "\n  ") if "\n" in value else value)
-            c.print(out)
-            self._shown = (event["step"], self.show_action(d["tool"], d.get("tool_args", {})))
-        elif kind == "invalid_decision":
-            c.print(Text(f"Invalid decision at step {event['step']}: {safe(event['error'])}", style="bold red"))
-        elif kind == "user_feedback":
-            c.print(Text("Feedback recorded; the action was not run.", style="magenta"))
-        elif kind == "tool_result":
-            output = safe(event["output"])
-            if len(output) > RESULT_PREVIEW_CHARS:
-                output = output[:RESULT_PREVIEW_CHARS] + f" ... [{len(output) - RESULT_PREVIEW_CHARS} more chars]"
-            label, style = ("RESULT", "green") if event["ok"] else ("ERROR", "red")
-            c.print(Text.assemble((f"{label}: ", style + " bold"), output))
-        elif kind == "warning":
-            c.print(Text(safe(event["message"]), style="bold yellow"))
-        elif kind == "finished":
-            style = "bold green" if event["status"] == "finished" else "bold yellow"
-            c.print(Text(f"\n{safe(event['summary'])}", style=style))
+        match event:
+            case ev.RunStarted():
+                c.print(Text.assemble(("AutoGPT", "bold cyan"), f" run {event.run_id} · model {safe(event.model)}"))
+                c.print(Text.assemble(("Goal: ", "bold"), safe(event.goal)))
+            case ev.Resumed():
+                c.print(Text(f"Resuming at step {event.step} with model {safe(event.model)}", style="cyan"))
+            case ev.StepStarted():
+                if c.is_terminal:
+                    self._status = c.status(f"Step {event.step}: thinking...", spinner="dots")
+                    self._status.start()
+            case ev.DecisionMade():
+                d = event.decision
+                t = d.get("thoughts", {})
+                out = Text()
+                out.append(f"\n── Step {event.step} ", style="bold")
+                for label, key, style in (
+                    ("THOUGHTS", "text", "yellow"),
+                    ("REASONING", "reasoning", "yellow"),
+                    ("PLAN", "plan", "yellow"),
+                    ("CRITICISM", "criticism", "yellow"),
+                ):
+                    if value := safe(t.get(key, "")).strip():
+                        out.append(f"\n{label}: ", style=style + " bold")
+                        # multi-line plans read as an indented list under their label
+                        out.append("\n  " + value.replace("\n", "\n  ") if "\n" in value else value)
+                c.print(out)
+                self._shown = (event.step, self.show_action(d["tool"], d.get("tool_args", {})))
+            case ev.InvalidDecision():
+                c.print(Text(f"Invalid decision at step {event.step}: {safe(event.error)}", style="bold red"))
+            case ev.UserFeedback():
+                c.print(Text("Feedback recorded; the action was not run.", style="magenta"))
+            case ev.ToolResult():
+                output = safe(event.output)
+                if len(output) > RESULT_PREVIEW_CHARS:
+                    output = output[:RESULT_PREVIEW_CHARS] + f" ... [{len(output) - RESULT_PREVIEW_CHARS} more chars]"
+                label, style = ("RESULT", "green") if event.ok else ("ERROR", "red")
+                c.print(Text.assemble((f"{label}: ", style + " bold"), output))
+            case ev.Warning():
+                c.print(Text(safe(event.message), style="bold yellow"))
+            case ev.Finished():
+                style = "bold green" if event.status == "finished" else "bold yellow"
+                c.print(Text(f"\n{safe(event.summary)}", style=style))
 
 
 class JsonDisplay:
@@ -119,6 +120,6 @@ class JsonDisplay:
     def show_full(self, proposal: Proposal) -> None:
         self.present(proposal, full=True)
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+    def __call__(self, event: Any) -> None:  # a forge.events event: the same JSON as its log line
+        self.stream.write(event.model_dump_json(fallback=str) + "\n")
         self.stream.flush()

@@ -37,11 +37,11 @@ def _settings(**overrides: Any):  # -> forge.config.Settings
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
-    from forge.config import Settings
+    from autogpt_cli.settings import CliSettings
     from forge.errors import ConfigError
 
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None and v != []})
+        return CliSettings(**{k: v for k, v in overrides.items() if v is not None and v != []})
     except ValidationError as e:
         err = e.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "?"

@@ -31,11 +31,13 @@ def check_workspace(settings: Settings) -> None:
             ) from None
 
 
-def stored_start(settings: Settings, run_id: str) -> dict[str, Any]:
+def stored_start(settings: Settings, run_id: str) -> Any:  # -> forge.events.RunStarted
     """The run_started event of a stored run (its model and agent profile)."""
+    from forge.events.models import RunStarted
     from forge.runs.log import RunLog
 
-    return next(RunLog.open(settings.runs_dir(), run_id).events(), None) or {}
+    first = next(RunLog.open(settings.runs_dir(), run_id).events(), None)
+    return first if isinstance(first, RunStarted) else RunStarted()
 
 
 def open_memory(settings: Settings, *, quiet: bool) -> Any:
@@ -64,8 +66,7 @@ def run_agent(
 ) -> int:
     from autogpt_cli.approval import InteractiveApprover, read_line
     from autogpt_cli.display import JsonDisplay, RichDisplay
-    from forge.agent import loop
-    from forge.agent.agent import Agent
+    from forge.agent.agent import AutoGPTAgent
     from forge.llm.env import prepare_offline_env
     from forge.security.secrets import setup_debug_logging, workspace_redactor
     from forge.tools.base import ToolRegistry
@@ -78,9 +79,9 @@ def run_agent(
     if resume:
         start = stored_start(settings, resume)
         if not model_given:
-            settings.model = start.get("model") or settings.model
+            settings.model = start.model or settings.model
         # The run's agent owns the memory store to reopen.
-        settings.agent_name = start.get("profile", {}).get("agent_name", settings.agent_name)
+        settings.agent_name = start.profile.get("agent_name", settings.agent_name)
 
     prepare_offline_env()
     from forge.llm.registry import get_model
@@ -104,10 +105,10 @@ def run_agent(
 
     kwargs = dict(listener=display, ask_user=ask_user, memory=memory, summary_model=summary_model)
     if resume:
-        agent = Agent.resume(resume, settings, model, tools, **kwargs)
+        agent = AutoGPTAgent.resume(resume, settings, model, tools, **kwargs)
     else:
         assert goal is not None
-        agent = Agent.start(goal.strip(), settings, model, tools, **kwargs)
+        agent = AutoGPTAgent.start(goal.strip(), settings, model, tools, **kwargs)
 
     def on_sigint(signum: int, frame: Any) -> None:
         if not approver.interrupt():
@@ -115,7 +116,7 @@ def run_agent(
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        outcome = loop.run(agent, approver)
+        outcome = agent.run_sync(approver)
     finally:
         signal.signal(signal.SIGINT, previous)
         model.close()

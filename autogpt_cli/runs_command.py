@@ -45,13 +45,13 @@ def _number(value: object) -> float:
 
 def show_command(settings: Settings, run_id: str, json_output: bool) -> None:
     from forge.agent.history import replay
-    from forge.runs.log import read_events, read_state
+    from forge.runs.log import RunLog, read_state
 
     run_dir = settings.runs_dir() / run_id
     if not run_dir.is_dir():
         raise RunError(f"no run {run_id!r} under {settings.runs_dir()}; see `autogpt runs list`")
     state = read_state(run_dir)
-    done = replay(read_events(run_dir))
+    done = replay(RunLog(run_dir).events())
     steps = [
         {
             "step": r.step,

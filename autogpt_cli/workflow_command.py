@@ -103,39 +103,43 @@ class WorkflowProgress:
             if self.live is not None:
                 self.live.start()
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind, nid = event["type"], event.get("node", "")
-        if kind in ("run_started", "resumed"):
-            self.run_id = event.get("run_id", "")
-            for replayed in event.get("replayed", []):
-                self.status[replayed], self.note[replayed] = "completed", "replayed from the log"
-            if self.live is None:
-                verb = "Resuming" if kind == "resumed" else "Running"
-                self.console.print(f"{verb} workflow [bold]{escape(str(event.get('workflow')))}[/] · run {self.run_id}")
-        elif kind == "node_started":
-            self.status[nid] = "running"
-            self.started[nid] = time.perf_counter()
-            self.note[nid] = f"attempt {event['attempt']}" if event.get("attempt", 1) > 1 else ""
-        elif kind == "node_output":
-            self.note[nid] = f"{event['output']} = {_preview(event.get('value'), 60)}"
-        elif kind == "node_retry":
-            self.note[nid] = f"retry in {event['delay_s']:g}s: {terminal_safe(event['error'])}"
-        elif kind in ("node_finished", "node_skipped"):
-            status = event["status"]
-            self.status[nid] = status
-            if "duration_s" in event:
-                self.duration[nid] = float(event["duration_s"] or 0)
-            detail = event.get("error") or event.get("reason") or ("cache hit" if event.get("cached") else "")
-            detail = terminal_safe(detail)
-            if detail or status != "completed":
-                self.note[nid] = detail or ""
-            if self.live is None:
-                line = Text.assemble(f"{_ICONS.get(status, ' ')} {nid} ", _styled(status))
-                if self.duration.get(nid) is not None and kind == "node_finished":
-                    line.append(f" {self.duration[nid]:.2f}s")
-                if detail:
-                    line.append(f"  {detail}", style="dim")
-                self.console.print(line)
+    def __call__(self, event: Any) -> None:  # a forge.events workflow event
+        from forge.events import models as ev
+
+        nid = getattr(event, "node", "")
+        match event:
+            case ev.WorkflowStarted() | ev.WorkflowResumed():
+                self.run_id = event.run_id
+                for replayed in getattr(event, "replayed", []):
+                    self.status[replayed], self.note[replayed] = "completed", "replayed from the log"
+                if self.live is None:
+                    verb = "Resuming" if isinstance(event, ev.WorkflowResumed) else "Running"
+                    self.console.print(f"{verb} workflow [bold]{escape(event.workflow)}[/] · run {self.run_id}")
+            case ev.NodeStarted():
+                self.status[nid] = "running"
+                self.started[nid] = time.perf_counter()
+                self.note[nid] = f"attempt {event.attempt}" if event.attempt > 1 else ""
+            case ev.NodeOutput():
+                self.note[nid] = f"{event.output} = {_preview(event.value, 60)}"
+            case ev.NodeRetry():
+                self.note[nid] = f"retry in {event.delay_s:g}s: {terminal_safe(event.error)}"
+            case ev.NodeFinished() | ev.NodeSkipped():
+                status = event.status.value
+                self.status[nid] = status
+                finished = isinstance(event, ev.NodeFinished)
+                if finished:
+                    self.duration[nid] = float(event.duration_s or 0)
+                detail = event.error if finished else event.reason
+                detail = terminal_safe(detail or ("cache hit" if finished and event.cached else ""))
+                if detail or status != "completed":
+                    self.note[nid] = detail or ""
+                if self.live is None:
+                    line = Text.assemble(f"{_ICONS.get(status, ' ')} {nid} ", _styled(status))
+                    if self.duration.get(nid) is not None and finished:
+                        line.append(f" {self.duration[nid]:.2f}s")
+                    if detail:
+                        line.append(f"  {detail}", style="dim")
+                    self.console.print(line)
 
 
 _ICONS = {"completed": "✓", "failed": "✗", "skipped": "-", "upstream_failed": "↯", "pending": "·"}

@@ -1,8 +1,10 @@
-"""Typed configuration with explicit defaults, read from the environment and `.env`.
+"""Typed options with explicit defaults: a plain pydantic model, built from arguments.
 
-Every field can be set as `AUTOGPT_<FIELD>` (e.g. `AUTOGPT_MODEL=openai/gpt-4o-mini`); list fields
-take JSON (`AUTOGPT_SHELL_ALLOWLIST='["ls","cat"]'`) or a comma-separated list (`ls,cat`). CLI
-options override these. Out-of-range values are refused (`AUTOGPT_MAX_ITERATIONS=0`).
+Library code never reads the environment or `.env` for these: the CLI does
+(`autogpt_cli/settings.py`, where every field can be set as `AUTOGPT_<FIELD>`). List fields accept
+JSON (`'["ls","cat"]'`) or a comma-separated string (`ls,cat`). Out-of-range values are refused.
+The agent takes its own part as `forge.agent.config.AgentConfig` / `AgentProfile`; tools and
+blocks read theirs (sandbox, shell policy, web) from the options in their context.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import NoDecode
 
 _BRACKETED_IPV6 = re.compile(r"^\[[0-9A-Fa-f:.]+\]")
 
@@ -53,10 +55,8 @@ DEFAULT_SHELL_DENYLIST = [
 ]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="AUTOGPT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=False)
 
     # LLM
     model: str = DEFAULT_MODEL

@@ -17,6 +17,7 @@ from autogpt_cli.approval import InteractiveApprover
 from autogpt_cli.display import RichDisplay
 from forge.agent.agent import Proposal
 from forge.agent.decision import Decision
+from forge.events.models import parse_agent_event
 from forge.llm.testing import decision
 from forge.security.untrusted_text import for_terminal
 
@@ -77,7 +78,7 @@ def test_approver_offers_view_all_and_shows_everything():
     display = RichDisplay(Console(file=buf, width=120, force_terminal=False))
     code = "\n".join(f"y{i} = {i}" for i in range(300))
     dec = Decision.model_validate(decision("execute_python", code=code))
-    display({"type": "decision", "step": 1, "decision": dec.model_dump()})
+    display(parse_agent_event({"type": "decision", "step": 1, "decision": dec.model_dump()}))
     verdict = InteractiveApprover(ask=ask, presenter=display)(Proposal(1, dec))
     assert verdict.run and "[v] view all" in asked[0] and "[v]" not in asked[1]
     out = buf.getvalue()
@@ -89,12 +90,12 @@ def test_rich_display_escapes_everything_untrusted():
     buf = io.StringIO()
     display = RichDisplay(Console(file=buf, width=200, force_terminal=True))
     nasty = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred"
-    display({"type": "run_started", "run_id": "r", "model": "m", "goal": nasty})
-    display({"type": "decision", "step": 1, "decision": decision("finish", nasty, reason=nasty)})
-    display({"type": "tool_result", "step": 1, "ok": True, "output": nasty})
-    display({"type": "warning", "message": nasty})
-    display({"type": "invalid_decision", "step": 2, "error": nasty})
-    display({"type": "finished", "status": "stuck", "summary": nasty})
+    display(parse_agent_event({"type": "run_started", "run_id": "r", "model": "m", "goal": nasty}))
+    display(parse_agent_event({"type": "decision", "step": 1, "decision": decision("finish", nasty, reason=nasty)}))
+    display(parse_agent_event({"type": "tool_result", "step": 1, "ok": True, "output": nasty}))
+    display(parse_agent_event({"type": "warning", "step": 1, "message": nasty}))
+    display(parse_agent_event({"type": "invalid_decision", "step": 2, "error": nasty}))
+    display(parse_agent_event({"type": "finished", "status": "stuck", "summary": nasty}))
     out = buf.getvalue()
     assert "\x1b]0;pwned" not in out and "\x1b[2J" not in out and "\x1b[31mred" not in out
     assert out.count("\\x1b]0;pwned") >= 6

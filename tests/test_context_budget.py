@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
 
 from forge.agent import loop
 from forge.agent.agent import Agent, prompt_budget
+from forge.agent.components import HistorySummaries
 from forge.agent.outcome import Status
 from forge.errors import ConfigError, LLMError
 from forge.llm.testing import ScriptedModel, decision
@@ -146,8 +148,10 @@ def test_resume_keeps_summaries_without_asking_again(tight):
     fast2 = summary_model("should not be needed at once")
     resumed = Agent.resume(agent.log.run_id, tight, dumping_model(), tools(), summary_model=fast2)
     assert resumed.summaries == before and not fast2.calls
-    resumed.summarizer = None  # show the restored summaries as they are
-    msgs = resumed.build_messages(len(resumed.history) + 1)
+    for c in resumed.components:  # show the restored summaries as they are
+        if isinstance(c, HistorySummaries):
+            c.on_prompt_pressure = lambda *a: False  # type: ignore[method-assign]
+    msgs = asyncio.run(resumed.build_messages(len(resumed.history) + 1))
     assert before[-1].line() in msgs[1]["content"]
     assert resumed.usage.prompt_tokens >= agent.usage.prompt_tokens - 1
 
@@ -175,7 +179,7 @@ def test_context_too_small_for_the_system_prompt_is_a_config_error(tight):
     agent = Agent.start("x", tight, dumping_model(), tools())
     agent.prompt.budget = 100
     with pytest.raises(ConfigError, match="raise --max-context-tokens"):
-        agent.build_messages(1)
+        asyncio.run(agent.build_messages(1))
 
 
 def test_a_huge_goal_is_cut_to_fit(tight):

@@ -11,6 +11,7 @@ Target: < 1.2 ms per cycle.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import statistics
 import sys
@@ -23,8 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from rich.console import Console  # noqa: E402
 
 from autogpt_cli.display import RichDisplay  # noqa: E402
-from forge.agent import loop  # noqa: E402
-from forge.agent.agent import Agent  # noqa: E402
+from forge.agent.agent import AutoGPTAgent  # noqa: E402
 from forge.config import Settings  # noqa: E402
 from forge.llm.testing import ScriptedModel, decision  # noqa: E402
 from forge.tools.base import ToolRegistry, tool  # noqa: E402
@@ -43,26 +43,31 @@ def note(text: str) -> str:
     return f"noted {text}"
 
 
-def main() -> None:
+async def measure() -> tuple[list[float], int]:
     registry = ToolRegistry.from_entry_points()
     registry.register(note)
     script = [decision("note", f"thinking about step {i}", text=f"item {i}") for i in range(WARM_STEPS + MEASURED)]
     samples = []
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(workspace=Path(tmp), max_iterations=10_000, _env_file=None)
+        settings = Settings(workspace=Path(tmp), max_iterations=10_000)
         sink = Console(file=io.StringIO(), width=100)
         # Old steps get summarised as the history grows: by a free scripted model, so the cost
         # measured is ours (prompt fitting, token counting, summary events), not an LLM's.
         summaries = ScriptedModel([lambda messages: "noted items"], repeat_last=True)
-        agent = Agent.start("benchmark the loop", settings, ScriptedModel(script), registry,
-                            listener=RichDisplay(sink), summary_model=summaries)
+        agent = AutoGPTAgent.start("benchmark the loop", settings, ScriptedModel(script), registry,
+                                   listener=RichDisplay(sink), summary_model=summaries)
         for _ in range(WARM_STEPS):
-            loop.step(agent)
+            await agent.step()
         for _ in range(MEASURED):
             t0 = time.perf_counter()
-            loop.step(agent)
+            await agent.step()
             samples.append((time.perf_counter() - t0) * 1000)
         rendered = len(sink.file.getvalue())  # type: ignore[attr-defined]
+    return samples, rendered
+
+
+def main() -> None:
+    samples, rendered = asyncio.run(measure())
     print(f"cycles measured: {MEASURED} (history {WARM_STEPS}..{WARM_STEPS + MEASURED} steps), "
           f"display output {rendered} chars")
     print(f"per-cycle overhead: mean {statistics.mean(samples):.3f} ms, median {statistics.median(samples):.3f} ms, "

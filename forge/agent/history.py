@@ -7,6 +7,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from forge.errors import RunError
+from forge.events.models import (
+    DecisionMade,
+    Finished,
+    InvalidDecision,
+    RunStarted,
+    StepStarted,
+    ToolResult,
+    ToolStarted,
+    UserFeedback,
+)
 from forge.llm.base import Usage
 
 
@@ -47,33 +58,32 @@ class Replay:
     interrupted: StepRecord | None = None  # tool started, never reported
 
 
-def replay(events: Iterable[dict[str, Any]]) -> Replay:
-    """Fold an event log into completed steps, plus the step that was cut off, if any."""
+def replay(events: Iterable[Any]) -> Replay:
+    """Fold a run's typed events into completed steps, plus the step that was cut off, if any."""
     out = Replay(history=[], usage=Usage())
     rec: StepRecord | None = None
     started_tool = False
     for ev in events:
-        kind = ev["type"]
-        if kind == "step_started":
-            rec, started_tool = StepRecord(step=ev["step"]), False
+        if isinstance(ev, StepStarted):
+            rec, started_tool = StepRecord(step=ev.step), False
         elif rec is None:
             continue
-        elif kind == "decision":
-            out.usage += Usage(**ev.get("usage", {}))
-            rec.decision = ev["decision"]
-        elif kind == "invalid_decision":
-            out.usage += Usage(**ev.get("usage", {}))
-            rec.raw, rec.error = ev.get("raw"), ev["error"]
+        elif isinstance(ev, DecisionMade):
+            out.usage += Usage(**ev.usage.model_dump())
+            rec.decision = ev.decision
+        elif isinstance(ev, InvalidDecision):
+            out.usage += Usage(**ev.usage.model_dump())
+            rec.raw, rec.error = ev.raw, ev.error
             out.history.append(rec)
             rec = None
-        elif kind == "user_feedback":
-            rec.feedback = ev["text"]
+        elif isinstance(ev, UserFeedback):
+            rec.feedback = ev.text
             out.history.append(rec)
             rec = None
-        elif kind == "tool_started":
+        elif isinstance(ev, ToolStarted):
             started_tool = True
-        elif kind == "tool_result":
-            rec.output, rec.ok = ev["output"], ev["ok"]
+        elif isinstance(ev, ToolResult):
+            rec.output, rec.ok = ev.output, ev.ok
             out.history.append(rec)
             rec = None
     if rec is not None and rec.decision is not None:
@@ -82,3 +92,13 @@ def replay(events: Iterable[dict[str, Any]]) -> Replay:
         else:
             out.pending = rec
     return out
+
+
+def replay_start(sink: Any) -> tuple[list[Any], RunStarted]:
+    """A resumable run's events and its first event; RunError when it is damaged or finished."""
+    events = list(sink.events())
+    if not events or not isinstance(events[0], RunStarted):
+        raise RunError(f"run {sink.run_id} has no run_started event; its log is damaged, start a new run")
+    if any(isinstance(ev, Finished) and ev.status == "finished" for ev in events):
+        raise RunError(f"run {sink.run_id} already finished; start a new run with `autogpt run GOAL`")
+    return events, events[0]

@@ -10,8 +10,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from forge.agent.config import AgentConfig, AgentProfile
 from forge.agent.history import StepRecord
-from forge.config import Settings
 from forge.errors import ConfigError
 from forge.llm.tokens import MESSAGE_OVERHEAD, count_messages, count_text, truncate_to_tokens
 from forge.memory.short_term import PRESSURE_THRESHOLD, Summary
@@ -70,19 +70,26 @@ class PromptBuilder:
     """
 
     def __init__(
-        self, settings: Settings, tools: ToolRegistry, goal: str, *, model: str = "scripted", budget: int | None = None
+        self,
+        profile: AgentProfile,
+        config: AgentConfig,
+        tools: ToolRegistry,
+        goal: str,
+        *,
+        model: str = "scripted",
+        budget: int | None = None,
     ):
-        self.settings = settings
+        self.config = config
         self.goal = goal
         self.model = model
         self.budget = budget
-        d = settings.prompts_dir
+        d = config.prompts_dir
         system = Template(load_template("system.txt", d)).safe_substitute(
-            ai_name=settings.ai_name,
-            ai_role=settings.ai_role,
-            constraints=_lines("constraints.txt", d, settings.constraints),
-            resources=_lines("resources.txt", d, settings.resources),
-            best_practices=_lines("best_practices.txt", d, settings.best_practices),
+            ai_name=profile.ai_name,
+            ai_role=profile.ai_role,
+            constraints=_lines("constraints.txt", d, profile.constraints),
+            resources=_lines("resources.txt", d, profile.resources),
+            best_practices=_lines("best_practices.txt", d, profile.best_practices),
             tools="\n".join(f"- {t.signature()}" for t in tools),
         )
         self.system_message = {"role": "system", "content": system}
@@ -100,7 +107,7 @@ class PromptBuilder:
         label = "Result" if rec.ok else "Error"
         head = f"{label} of {rec.decision.get('tool')}: "
         out = rec.output or ""
-        shown = min(len(out), self.settings.max_observation_chars)
+        shown = min(len(out), self.config.max_observation_chars)
 
         def render(n: int) -> str:
             return head + out[:n] + (_cut_marker(rec.step, n, len(out)) if n < len(out) else "")
@@ -138,7 +145,7 @@ class PromptBuilder:
             fixed = count_messages(self.model, [self.system_message, step_msg])
         room = None if budget is None else budget - fixed
 
-        keep = self.settings.history_steps
+        keep = self.config.history_steps
         old, recent = (history[:-keep], history[-keep:]) if keep else (history, [])
         pairs: list[list[dict[str, Any]]] = []  # newest first
         for i, rec in enumerate(reversed(recent)):
@@ -192,7 +199,7 @@ class PromptBuilder:
             return None, stats
         costs = [self._count(line) + 1 for line, _ in entries]
         stats.old_tokens_wanted = sum(costs)
-        cap = self.settings.history_tokens
+        cap = self.config.history_tokens
         if room is not None:
             cap = min(cap, room - MESSAGE_OVERHEAD - HEADER_TOKENS)
         stats.old_cap = cap

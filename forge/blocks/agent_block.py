@@ -35,8 +35,7 @@ class AgentBlock(Block):
         run_id: str = Field(description="The agent run's id (its events are in <workspace>/runs/<run_id>).")
 
     async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
-        from forge.agent import loop
-        from forge.agent.agent import Agent
+        from forge.agent.agent import AutoGPTAgent
         from forge.tools.base import ToolRegistry
 
         name = input.model or ctx.settings.model
@@ -46,10 +45,9 @@ class AgentBlock(Block):
         files = workspace_root(ctx)
 
         def go() -> tuple[str, str, str]:
-            agent = Agent.start(input.goal, settings, model, tools, ask_user=ctx.ask_user)
             # The agent shares the workflow's files folder, so its files feed the next nodes.
-            agent.ctx.workspace = files
-            outcome = loop.run(agent)
+            agent = AutoGPTAgent.start(input.goal, settings, model, tools, ask_user=ctx.ask_user, workspace=files)
+            outcome = agent.run_sync()  # in this worker thread: the workflow's own loop is not blocked
             return outcome.reason, outcome.status.value, outcome.run_id
 
         result, status, run_id = await asyncio.to_thread(go)

@@ -62,7 +62,7 @@ def get_model(model: str, settings: Settings) -> ChatModel:
 
 def context_window(model: str, settings: Settings | None = None) -> int | None:
     """Input context length in tokens, or None when unknown (scripted, unmapped models)."""
-    if model.startswith(SCRIPTED_PREFIX):
+    if model.startswith(SCRIPTED_PREFIX) or model == "scripted":  # ScriptedModel's default name
         return None
     if model.startswith(LOCAL_PREFIX):
         from forge.llm.local import LOCAL_MODELS, local_n_ctx

@@ -104,12 +104,3 @@ def next_compression(
         merged, usage = summarizer.merge(summaries[0], summaries[1])
         return [merged, *summaries[2:]], usage
     return None
-
-
-def summaries_from_events(events: list[dict[str, Any]]) -> list[Summary]:
-    """The summaries in force at the end of a run's log (later events replace earlier ones)."""
-    current: list[Summary] = []
-    for ev in events:
-        if ev["type"] == "history_summary":
-            current = [Summary(**s) for s in ev["summaries"]]
-    return current

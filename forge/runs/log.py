@@ -20,13 +20,14 @@ import json
 import os
 import secrets
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from forge.errors import RunError, WorkspaceError
+from forge.events.models import Event, parse_agent_event
+from forge.events.sinks import E, stamp_and_redact
 from forge.security.permissions import private_dir
 from forge.security.secrets import Redactor
 from forge.security.untrusted_text import clean_text
@@ -53,19 +54,24 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 class RunLog:
-    """Append events and keep the state snapshot of one run."""
+    """Append events and keep the state snapshot of one run: the durable `EventSink`.
+
+    `parse` turns a stored line back into a typed event (agent events by default; workflow runs
+    pass `parse_workflow_event`)."""
 
     def __init__(
         self,
         run_dir: Path,
         *,
-        listener: Callable[[dict[str, Any]], None] | None = None,
+        listener: Callable[[Any], None] | None = None,
         extra_secrets: Iterable[str] = (),
         redactor: Redactor | None = None,
+        parse: Callable[[dict[str, Any]], Any] = parse_agent_event,
     ):
         self.dir = run_dir
         self.run_id = run_dir.name
         self.listener = listener
+        self.parse = parse
         # Env secrets plus any the caller knows of (e.g. the credentials store).
         self.redactor = redactor or Redactor.from_environment(extra=extra_secrets)
         self._seq = 0
@@ -96,7 +102,7 @@ class RunLog:
                 "(and the same --workspace)"
             )
         log = cls(run_dir, **kwargs)
-        log._seq = sum(1 for _ in log.events())
+        log._seq = sum(1 for _ in read_events(run_dir))
         return log
 
     # Driving --------------------------------------------------------------------------------
@@ -126,17 +132,23 @@ class RunLog:
         """Replace known secret values (read when the log was opened) and token-shaped text."""
         return self.redactor.text(text)
 
-    def append(self, type: str, **data: Any) -> dict[str, Any]:
+    def emit(self, event: E) -> E:
+        """Write a typed event; the listener gets it as stored (stamped, redacted)."""
         self._seq += 1
-        event = {"seq": self._seq, "ts": time.time(), "type": type, **data}
-        raw = json.dumps(event, ensure_ascii=False, default=str)
-        line = clean_text(self.redact(raw))
+        event, line = stamp_and_redact(event, self._seq, self.redactor)
+        self._write(line)
+        if self.listener is not None:
+            self.listener(event)
+        return event
+
+    def append(self, type: str, **data: Any) -> Event:
+        """Write an event given as its type name and fields (typed through `parse`)."""
+        return self.emit(self.parse({"type": type, **data}))
+
+    def _write(self, line: str) -> None:
         if self._fd is None:
             self._fd = self._open_for_append()
         os.write(self._fd, (line + "\n").encode("utf-8"))
-        if self.listener is not None:
-            self.listener(event if line == raw else json.loads(line))
-        return event
 
     def _open_for_append(self) -> int:
         fd = os.open(self.dir / EVENTS_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
@@ -158,8 +170,9 @@ class RunLog:
             self._lock_fd = None
 
     # Reading --------------------------------------------------------------------------------
-    def events(self) -> Iterator[dict[str, Any]]:
-        return read_events(self.dir)
+    def events(self) -> Iterator[Any]:
+        """Every stored event, typed (unknown types as `UnknownEvent`)."""
+        return (self.parse(ev) for ev in read_events(self.dir))
 
     def state(self) -> dict[str, Any]:
         return read_state(self.dir)

@@ -275,15 +275,16 @@ def read_output(
         step: The step number.
         offset: Character to start at.
     """
-    from forge.runs.log import read_events
+    from forge.events.models import ToolResult
 
-    run_dir = ctx.extras.get("run_dir")
-    if run_dir is None:
+    events = ctx.extras.get("events")
+    if events is None and ctx.extras.get("run_dir") is not None:
+        from forge.runs.log import RunLog
+
+        events = RunLog(Path(ctx.extras["run_dir"]))
+    if events is None:
         raise ToolError("read_output works only inside an agent run")
-    output = next(
-        (ev.get("output") for ev in read_events(Path(run_dir)) if ev["type"] == "tool_result" and ev["step"] == step),
-        None,
-    )
+    output = next((ev.output for ev in events.events() if isinstance(ev, ToolResult) and ev.step == step), None)
     if output is None:
         raise ToolError(f"step {step} has no recorded result; pick a step shown in your history")
     chunk = _read_chunk_chars(ctx)

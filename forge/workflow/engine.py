@@ -39,6 +39,7 @@ from forge.blocks.filerefs import FileRef
 from forge.blocks.files import read_text_in
 from forge.config import Settings
 from forge.errors import ConfigError, ToolError
+from forge.events.models import NodeStatus
 from forge.runs.log import RunLog
 from forge.security.permissions import private_dir
 from forge.workflow.cache import OutputCache, cache_key
@@ -46,8 +47,8 @@ from forge.workflow.convert import ConversionError, convert, input_shape, output
 from forge.workflow.executors import Executor, InProcessExecutor
 from forge.workflow.validate import Plan, PlannedNode, Wire
 
-PENDING, RUNNING, COMPLETED = "pending", "running", "completed"
-FAILED, SKIPPED, UPSTREAM_FAILED = "failed", "skipped", "upstream_failed"
+PENDING, RUNNING, COMPLETED = NodeStatus.PENDING, NodeStatus.RUNNING, NodeStatus.COMPLETED
+FAILED, SKIPPED, UPSTREAM_FAILED = NodeStatus.FAILED, NodeStatus.SKIPPED, NodeStatus.UPSTREAM_FAILED
 FINISHED = frozenset({COMPLETED, FAILED, SKIPPED, UPSTREAM_FAILED})
 DEFAULT_CONCURRENCY = 16
 STATE_INTERVAL_S = 0.25  # state.json is rewritten at most this often while running (and at the end)
@@ -84,9 +85,9 @@ class RunResult:
 
 
 def count_statuses(statuses: Any) -> dict[str, int]:
-    counts = dict.fromkeys((COMPLETED, FAILED, SKIPPED, UPSTREAM_FAILED), 0)
+    counts: dict[str, int] = {str(s): 0 for s in (COMPLETED, FAILED, SKIPPED, UPSTREAM_FAILED)}
     for s in statuses:
-        counts[s] = counts.get(s, 0) + 1
+        counts[str(s)] = counts.get(str(s), 0) + 1
     return counts
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from forge.blocks.registry import BlockRegistry
 from forge.config import Settings
 from forge.errors import RunError
+from forge.events.models import parse_workflow_event
 from forge.runs.log import RunLog, list_runs, read_events, read_state, write_json_atomic
 from forge.security.permissions import private_dir
 from forge.security.secrets import workspace_redactor
@@ -37,7 +38,7 @@ def runs_dir(settings: Settings) -> Path:
 
 def _log_kwargs(settings: Settings, listener: Listener | None) -> dict[str, Any]:
     # Raises ConfigError when the credentials file is unreadable: never run unredacted.
-    return {"listener": listener, "redactor": workspace_redactor(settings.workspace)}
+    return {"listener": listener, "redactor": workspace_redactor(settings.workspace), "parse": parse_workflow_event}
 
 
 def _cache(settings: Settings, enabled: bool) -> OutputCache | None:
