@@ -290,16 +290,10 @@ class BaseAgent:
             if limit := self.limit_reached():
                 return self.stop(*limit)
             proposal = self.pending or await self.propose()
+            if (ended := await self.review(proposal)) is not None:
+                return ended
             if proposal.decision is None:
-                if self.invalid_streak >= self.config.max_invalid_decisions:
-                    return self.stop(
-                        Status.INVALID_DECISIONS,
-                        f"{self.invalid_streak} invalid decisions in a row (last: {proposal.error}); "
-                        "try a stronger model with --model",
-                    )
                 return None
-            for component in self.components:
-                await call_hook(component.after_decision(self, proposal))
             verdict = approve(proposal) if approve else Verdict()
             if inspect.isawaitable(verdict):
                 verdict = await verdict
@@ -317,6 +311,24 @@ class BaseAgent:
         except LLMError as e:
             self.stop(Status.ERROR, str(e))
             raise
+
+    async def review(self, proposal: Proposal) -> Outcome | None:
+        """The policy on a fresh proposal: too many invalid decisions in a row, or a component
+        vetoing the decision (`StopRun`), ends the run. Returns the outcome when it did."""
+        if proposal.decision is None:
+            if self.invalid_streak >= self.config.max_invalid_decisions:
+                return self.stop(
+                    Status.INVALID_DECISIONS,
+                    f"{self.invalid_streak} invalid decisions in a row (last: {proposal.error}); "
+                    "try a stronger model with --model",
+                )
+            return None
+        try:
+            for component in self.components:
+                await call_hook(component.after_decision(self, proposal))
+        except StopRun as e:
+            return self.stop(e.status, e.reason)
+        return None
 
     def limit_reached(self) -> tuple[Status, str] | None:
         c = self.config
