@@ -68,6 +68,7 @@ class Proposal:
     decision: Decision | None
     tool: Tool | None = None
     error: str | None = None
+    recorded: dict[str, Any] | None = None  # the decision as history keeps it (secrets redacted)
 
 
 @dataclass
@@ -254,7 +255,8 @@ class BaseAgent:
             )
         elif done.pending is not None and done.pending.decision is not None:
             decision = Decision.model_validate(done.pending.decision)
-            self.pending = Proposal(done.pending.step, decision, self.tools.get(decision.tool))
+            tool = self.tools.get(decision.tool)
+            self.pending = Proposal(done.pending.step, decision, tool, recorded=self.recorded(decision))
         self.invalid_streak = 0
         for r in reversed(self.history):
             if r.decision is not None:
@@ -363,7 +365,7 @@ class BaseAgent:
             return Proposal(step, None, error=str(e))
         self.invalid_streak = 0
         self.emit(DecisionMade(step=step, decision=decision.model_dump(), usage=usage))  # type: ignore[arg-type]
-        self.pending = Proposal(step, decision, tool)
+        self.pending = Proposal(step, decision, tool, recorded=self.recorded(decision))
         return self.pending
 
     async def complete(self, messages: list[dict[str, Any]]) -> LLMResponse:
@@ -409,7 +411,8 @@ class BaseAgent:
         assert proposal.decision is not None
         self.emit(UserFeedback(step=proposal.step, text=feedback))
         self.pending = None
-        self._complete(StepRecord(step=proposal.step, decision=self.recorded(proposal.decision), feedback=feedback))
+        recorded = proposal.recorded or self.recorded(proposal.decision)
+        self._complete(StepRecord(step=proposal.step, decision=recorded, feedback=feedback))
 
     async def execute(self, proposal: Proposal) -> StepRecord:
         """Run the proposed tool and record its result (a tool's failure is the model's to handle)."""
@@ -433,7 +436,7 @@ class BaseAgent:
         if tool.ends_run and ok:
             self.finished_reason = output
         self.pending = None
-        rec = StepRecord(step=proposal.step, decision=self.recorded(decision))
+        rec = StepRecord(step=proposal.step, decision=proposal.recorded or self.recorded(decision))
         self._record_result(rec, output, ok=ok)
         for component in self.components:
             await call_hook(component.after_execute(self, rec))

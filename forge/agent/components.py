@@ -117,7 +117,8 @@ class StuckDetector(Component):
 
     def after_decision(self, agent: BaseAgent, proposal: Proposal) -> None:
         assert proposal.decision is not None
-        key = Decision.model_validate(agent.recorded(proposal.decision)).call_key()  # as history records it
+        recorded = proposal.recorded or agent.recorded(proposal.decision)
+        key = Decision.model_validate(recorded).call_key()  # as history records it
         if self._repeat_count(agent, key) >= self.repeats:
             raise StopRun(Status.STUCK, f"the model kept repeating {proposal.decision.tool} with the same arguments")
 
