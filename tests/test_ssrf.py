@@ -384,12 +384,16 @@ def test_address_classification(address: str, problem: str | None) -> None:
 
 
 def test_allowlist_setting_formats(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autogpt_cli.settings import CliSettings  # the CLI reads the environment; forge never does
+
     monkeypatch.setenv("AUTOGPT_WEB_ALLOWLIST", "127.0.0.1:8765, localhost ,[::1]:8080")
-    assert Settings(_env_file=None).web_allowlist == ["127.0.0.1:8765", "localhost", "[::1]:8080"]
+    assert CliSettings(_env_file=None).web_allowlist == ["127.0.0.1:8765", "localhost", "[::1]:8080"]
     monkeypatch.setenv("AUTOGPT_WEB_ALLOWLIST", '["10.0.0.0/8", "intranet.example:443"]')
-    assert Settings(_env_file=None).web_allowlist == ["10.0.0.0/8", "intranet.example:443"]
+    assert CliSettings(_env_file=None).web_allowlist == ["10.0.0.0/8", "intranet.example:443"]
     monkeypatch.delenv("AUTOGPT_WEB_ALLOWLIST")
-    assert Settings(_env_file=None).web_allowlist == []
+    assert CliSettings(_env_file=None).web_allowlist == []
+    monkeypatch.setenv("AUTOGPT_WEB_ALLOWLIST", "10.0.0.0/8")
+    assert Settings().web_allowlist == []
     assert split_list_setting("[::1]") == ["[::1]"]
     parsed = Allowlist.parse(["Example.COM.", "*.corp.example:8443", "[fd00::1]:80", "10.0.0.0/8"])
     assert parsed.allows_name("example.com", 1) and parsed.allows_name("a.corp.example", 8443)
