@@ -1,5 +1,6 @@
 """What the sandbox's hardening costs per run: the set-uid strip over a 10k-file workspace, the
-memory guard (cgroup create + remove), and a whole trivial run in each memory mechanism.
+memory guard (cgroup create + remove), and a whole trivial run in each memory mechanism, with
+bubblewrap and without (`none`: the gate, limits and supervision alone).
 
     python benchmark/perf/bench_sandbox_overhead.py
 """
@@ -56,10 +57,13 @@ def main() -> None:
                 print(f"{mechanism}: unavailable here ({why})")
                 continue
             guard_ms = median_ms(lambda m=mechanism: open_guard(m, 512, 64).close())
-            settings = Settings(_env_file=None, code_memory_mechanism=mechanism)
-            small = Path(tmp) / f"small-{mechanism}"
-            run_ms = median_ms(lambda s=settings, w=small: run_python(w, s, code="pass"), runs=7)
-            print(f"{mechanism}: guard create+remove {guard_ms:.2f} ms; a trivial bwrap run {run_ms:.0f} ms")
+            runs = {}
+            for mode in ("bwrap", "none"):
+                settings = Settings(_env_file=None, sandbox=mode, code_memory_mechanism=mechanism)
+                small = Path(tmp) / f"small-{mechanism}-{mode}"
+                runs[mode] = median_ms(lambda s=settings, w=small: run_python(w, s, code="pass"))
+            print(f"{mechanism}: guard create+remove {guard_ms:.2f} ms; a trivial run {runs['bwrap']:.0f} ms "
+                  f"with bwrap, {runs['none']:.0f} ms without")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The decision contract (DESIGN.md): parse, normalise and validate what the model returned.
+"""The decision contract (docs/architecture.md): parse, normalise and validate what the model returned.
 
 {"thoughts": {"text", "reasoning", "plan", "criticism"}, "tool": NAME, "tool_args": {...}}
 """
@@ -59,7 +59,7 @@ def _loads_object(text: str) -> dict[str, Any]:
 def _loads(text: str, what: str) -> Any:
     too_deep = InvalidDecisionError(f"{what} nests JSON deeper than {MAX_ARG_DEPTH} levels; use flat arguments")
     try:
-        # The embedded model's grammar lets raw newlines into strings (DESIGN.md).
+        # The embedded model's grammar lets raw newlines into strings (docs/architecture.md).
         value = json.loads(text, strict=False)
     except json.JSONDecodeError as e:
         raise InvalidDecisionError(f"{what} is not valid JSON ({e.msg} at char {e.pos})") from None

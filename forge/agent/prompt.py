@@ -1,4 +1,8 @@
-"""Build the messages of one cycle from the editable templates in `prompts/`."""
+"""Build the messages of one cycle from the prompt templates.
+
+The shipped templates are package data (`forge/prompts/*.txt`, read with importlib.resources, so
+an installed wheel finds them); a user's folder (`prompts_dir`) overrides them file by file.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -17,7 +22,7 @@ from forge.llm.tokens import MESSAGE_OVERHEAD, count_messages, count_text, trunc
 from forge.memory.short_term import PRESSURE_THRESHOLD, Summary
 from forge.tools.base import ToolRegistry
 
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+SHIPPED = "forge/prompts"  # where the shipped templates live, for messages
 OLD_SECTION_RESERVE = 120  # tokens kept for the one-line section while fitting full steps
 MIN_OBSERVATION_TOKENS = 48  # below this, a step is shown as a one-liner instead
 HEADER_TOKENS = 12
@@ -29,12 +34,22 @@ def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
+@lru_cache(maxsize=16)
+def shipped_template(name: str) -> str | None:
+    """The template of that name shipped inside the package, or None."""
+    entry = resources.files("forge") / "prompts" / name
+    return entry.read_text(encoding="utf-8") if entry.is_file() else None
+
+
 def load_template(name: str, prompts_dir: Path | None = None) -> str:
     """A template from the user's prompts dir, falling back to the shipped one."""
-    for folder in (prompts_dir, DEFAULT_PROMPTS_DIR):
-        if folder is not None and (folder / name).is_file():
-            return _read(folder / name)
-    raise ConfigError(f"prompt template {name} not found in {prompts_dir or DEFAULT_PROMPTS_DIR}; restore it")
+    if prompts_dir is not None and (prompts_dir / name).is_file():
+        return _read(prompts_dir / name)
+    text = shipped_template(name)
+    if text is None:
+        where = f"not in {SHIPPED}" if prompts_dir is None else f"in neither {prompts_dir} nor {SHIPPED}"
+        raise ConfigError(f"prompt template {name} is {where}; restore it or reinstall the package")
+    return text
 
 
 def _lines(name: str, prompts_dir: Path | None, extra: list[str]) -> str:

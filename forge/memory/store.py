@@ -11,7 +11,7 @@ metadata, so a store is never searched with vectors from another space.
 
 Concurrency: Chroma keeps each store's HNSW index in the memory of the process that opened it; two
 processes on one store do not see each other's new vectors and both may write index files
-(DESIGN.md section 3). So every open takes an `fcntl.flock` on `<memory_dir>/writer.lock`: writers
+(docs/architecture.md section 5). So every open takes an `fcntl.flock` on `<memory_dir>/writer.lock`: writers
 exclusive, readers (`writer=False`, e.g. `autogpt memory search`) shared. A reader is refused while
 an agent is running on the store, with the agent's pid, rather than shown stale results; any
 number of readers may open together.

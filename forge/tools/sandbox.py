@@ -28,6 +28,14 @@ Limits, and how each is enforced:
     (unless a cgroup holds the run: its members are killed too);
   - cancellation: a `cancel` event (set when the caller gives up, e.g. a workflow node's timeout)
     kills the whole process tree before run_sandboxed returns.
+
+How the limits reach the child: not through `preexec_fn` (Python code between fork and exec may
+deadlock when the parent has threads, and the workflow engine runs code blocks from worker
+threads). The child starts as a tiny /bin/sh gate that waits for one line on its stdin; meanwhile
+the parent sets its rlimits (prlimit(2)) and niceness and moves it into the memory guard's cgroup,
+then opens the gate and the shell execs bwrap (or the command) with all of that inherited. Nothing
+has forked yet at that point, so every descendant is born inside the limits. If the parent dies
+first, the gate reads EOF and nothing runs.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,6 +71,10 @@ SANDBOX_WORKDIR = "/workspace"
 SANDBOX_UID = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
 PRLIMIT = "/usr/bin/prlimit"
+GATE_SHELL = "/bin/sh"
+# argv prefix of every sandboxed process: wait for the parent's go (one line), then become "$@".
+GATE = (GATE_SHELL, "-c", 'read -r _ && exec "$@"', "sandbox-gate")
+NICE_INCREMENT = 10  # under a fork bomb the supervisor (us) must still get the CPU to kill it
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Debian has only python3; `python` (in the default shell allowlist) is a link the sandbox adds,
 # last on PATH so a real one wins.
@@ -313,22 +325,45 @@ def _seccomp_pipe() -> int | None:
     return r
 
 
-def _rlimits(limits: Limits, guard: MemoryGuard) -> Callable[[], None]:
-    """preexec_fn: limits inherited by bwrap (tiny) and by everything it starts; the memory
-    guard's cgroup is joined here, before exec, so every descendant is born inside it."""
+def _rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
+    """(resource, (soft, hard)) set on the gate process, inherited by bwrap and all it starts."""
     memory = limits.memory_mb * 1024 * 1024
     cpu = math.ceil(limits.timeout) + 1
     fsize = limits.file_size_mb * 1024 * 1024
+    return [
+        (resource.RLIMIT_AS, (memory, memory)),
+        (resource.RLIMIT_CPU, (cpu, cpu + 1)),
+        (resource.RLIMIT_FSIZE, (fsize, fsize)),
+        (resource.RLIMIT_CORE, (0, 0)),
+    ]
 
-    def apply() -> None:
-        os.nice(10)  # under a fork bomb the supervisor (us) must still get the CPU to kill it
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        guard.join()
 
-    return apply
+def _apply_limits(pid: int, limits: Limits, guard: MemoryGuard) -> None:
+    """Limit the waiting gate process `pid` from outside; see the module docstring."""
+    try:
+        # Niceness is per thread: the child inherited the one of the thread that started it.
+        os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0) + NICE_INCREMENT)
+        for which, values in _rlimits(limits):
+            resource.prlimit(pid, which, values)
+    except (OSError, ValueError) as e:
+        raise ToolError(f"the code sandbox could not set its limits ({e}); report this as a bug") from None
+    try:
+        guard.join(pid)
+    except OSError as e:
+        raise _StartFailed(f"joining the memory cgroup: {e.strerror or e}") from None
+
+
+def _check_command(argv0: str, path: str, cwd: Path) -> None:
+    """The errors Popen gave before the gate existed, for a command run without bwrap."""
+    if "/" in argv0:
+        relative = cwd / argv0
+        target = str(relative) if relative.exists() else None
+    else:
+        target = shutil.which(argv0, path=path)
+    if target is None:
+        raise ToolError(f"command not found: {argv0!r}")
+    if os.path.isdir(target) or not os.access(target, os.X_OK):
+        raise ToolError(f"cannot run {argv0!r}: Permission denied")
 
 
 def python_executable(sandbox: str) -> str:
@@ -380,7 +415,7 @@ def run_sandboxed(
 
 
 class _StartFailed(Exception):
-    """preexec_fn failed, most likely joining the cgroup; the payload never ran."""
+    """The gate process could not join the memory guard's cgroup; the payload never ran."""
 
 
 def _run(
@@ -394,6 +429,8 @@ def _run(
 ) -> SandboxResult:
     info_r = info_w = -1
     filter_r: int | None = None
+    if not os.path.exists(GATE_SHELL):
+        raise ToolError(f"{GATE_SHELL} is missing; the code sandbox needs a POSIX shell there")
     if bwrap:
         info_r, info_w = os.pipe()
         filter_r = _seccomp_pipe()
@@ -406,31 +443,46 @@ def _run(
     else:
         cmd = list(argv)
         env = clean_env(_child_env(str(workspace)))
+        _check_command(cmd[0], env.get("PATH", SANDBOX_PATH), workspace)
 
+    pass_fds = tuple(fd for fd in (info_w, filter_r) if fd is not None and fd >= 0)
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
-            cmd,
+            [*GATE, *cmd],
             cwd=workspace,
             env=env,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # the gate's go line first, then the payload's input (if any)
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             bufsize=0,
             start_new_session=True,
-            preexec_fn=_rlimits(limits, guard),
-            pass_fds=tuple(fd for fd in (info_w, filter_r) if fd is not None and fd >= 0),
+            pass_fds=pass_fds,
         )
-    except FileNotFoundError:
-        raise ToolError(f"command not found: {argv[0]!r}") from None
-    except OSError as e:  # not executable, ...
-        raise ToolError(f"cannot run {argv[0]!r}: {e.strerror or e}") from None
-    except subprocess.SubprocessError as e:  # only preexec_fn raises it; the cgroup is its one risk
-        raise _StartFailed(str(e)) from None
+    except OSError as e:
+        if info_r >= 0:
+            os.close(info_r)
+        raise ToolError(f"the code sandbox could not start {GATE_SHELL} ({e.strerror or e})") from None
     finally:
-        for fd in (info_w, filter_r):
-            if fd is not None and fd >= 0:
-                os.close(fd)
+        for fd in pass_fds:
+            os.close(fd)
+    assert proc.stdin is not None
+    try:
+        _apply_limits(proc.pid, limits, guard)
+        os.write(proc.stdin.fileno(), b"\n")  # open the gate
+    except BaseException as e:
+        proc.kill()
+        proc.wait()
+        proc.stdin.close()
+        assert proc.stdout is not None
+        proc.stdout.close()
+        if info_r >= 0:
+            os.close(info_r)
+        if isinstance(e, BrokenPipeError):
+            raise ToolError("the code sandbox's gate exited before it was opened; report this as a bug") from None
+        raise
+    if stdin is None:
+        proc.stdin.close()  # no input: the payload reads EOF at once, as from /dev/null
     try:
         result = _supervise(proc, limits, stdin, info_r, started, guard, cancel)
     finally:
@@ -470,7 +522,7 @@ def _supervise(
     if info_r >= 0:
         sel.register(info_r, selectors.EVENT_READ, "info")
     pending = memoryview(stdin or b"")
-    child_stdin = proc.stdin
+    child_stdin = proc.stdin if stdin is not None else None  # else closed once the gate opened
     if child_stdin is not None:
         os.set_blocking(child_stdin.fileno(), False)
         sel.register(child_stdin.fileno(), selectors.EVENT_WRITE, "in")

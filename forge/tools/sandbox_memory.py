@@ -12,8 +12,9 @@ guard per run, the first that works here (or the one `code_memory_mechanism` nam
     a 400 MB process, too slow for a 20 ms scan. So pages a fork shares copy-on-write count once
     per process, and a short spike between two scans can pass; the cgroups have neither flaw.
 With a cgroup the kernel enforces the limit (its OOM killer fires inside the cgroup) and the
-supervisor, seeing the OOM kill, kills the rest of the sandbox. The sandboxed process joins the
-cgroup itself, before it execs (`join`, run as preexec_fn), so nothing it starts escapes it.
+supervisor, seeing the OOM kill, kills the rest of the sandbox. The sandboxed process is moved into
+the cgroup (`join`) while it waits, before it execs anything (sandbox.py's gate), so nothing it
+starts escapes it.
 Cgroups are removed after each run; ones left by a crashed agent are removed by the next run.
 """
 
@@ -43,8 +44,8 @@ class MemoryGuard:
         self.limit_mb = limit_mb
         self.limit = limit_mb * 1024 * 1024
 
-    def join(self) -> None:
-        """In the child, before exec: enter the guard's cgroups."""
+    def join(self, pid: int) -> None:
+        """Move `pid` (the sandbox's gate, which has not forked yet) into the guard's cgroups."""
 
     def exceeded(self, statm_files: Callable[[], Iterable[str]]) -> bool:
         """True once the sandbox's processes together used more than the limit."""
@@ -82,11 +83,11 @@ class _Cgroup(MemoryGuard):
         super().__init__(limit_mb)
         self.folders = folders
 
-    def join(self) -> None:
-        for folder in self.folders:  # os-level calls: this runs in the forked child, before exec
+    def join(self, pid: int) -> None:
+        for folder in self.folders:
             fd = os.open(folder / "cgroup.procs", os.O_WRONLY)
             try:
-                os.write(fd, b"0")  # "0" is the writer itself
+                os.write(fd, str(pid).encode())
             finally:
                 os.close(fd)
 

@@ -1,4 +1,4 @@
-"""The workflow file (DESIGN.md "Workflow file") as plain dataclasses, parsed with clear errors.
+"""The workflow file (docs/architecture.md, "Workflow file") as plain dataclasses, parsed with clear errors.
 
 Structural problems (a node without an id, an edge without `to`, a bad timeout) are collected
 here with their path into `Workflow.problems`, not raised: validate.py reports them together with
