@@ -201,8 +201,9 @@ def test_agent_block_iteration_limit(ctx, tmp_path) -> None:
 
 
 def _local_model_installed() -> bool:
-    from forge.errors import ConfigError
     from forge.llm.local import check_local_model
+
+    from forge.errors import ConfigError
 
     try:
         check_local_model()

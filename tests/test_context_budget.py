@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from forge.llm.tokens import count_messages, count_text, truncate_to_tokens
 
 from forge.agent import loop
 from forge.agent.agent import Agent, prompt_budget
 from forge.agent.outcome import Status
 from forge.errors import ConfigError, LLMError
 from forge.llm.testing import ScriptedModel, decision
-from forge.llm.tokens import count_messages, count_text, truncate_to_tokens
 from forge.runs.log import read_events
 from forge.tools.base import ToolContext, ToolRegistry, tool
 from forge.tools.builtin import read_output

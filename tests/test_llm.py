@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from forge.llm.litellm_model import LiteLLMModel, parse_retry_after
 
 from forge.agent.decision import decision_schema, parse_decision, validate_decision
 from forge.config import Settings
 from forge.errors import LLMAuthError, LLMError, MissingAPIKeyError, ModelNotFoundError
-from forge.llm.litellm_model import LiteLLMModel, parse_retry_after
 from forge.llm.registry import context_window, get_model
 from forge.llm.testing import ScriptedModel
 from forge.tools.base import Tool, ToolRegistry

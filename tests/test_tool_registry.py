@@ -73,7 +73,7 @@ def test_decision_schema_has_one_strict_branch_per_tool():
 
 
 def test_builtin_tools_load_through_entry_points():
-    names = ToolRegistry.from_entry_points().names()
+    names = ToolRegistry.from_plugins().names()
     assert names == ["read_file", "write_file", "list_folder", "web_search", "read_webpage",
                      "execute_python", "execute_shell", "ask_user", "read_output", "finish",
                      "remember", "recall"]
@@ -99,7 +99,7 @@ def test_third_party_tools_load_through_entry_points(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
     try:
-        registry = ToolRegistry.from_entry_points()
+        registry = ToolRegistry.from_plugins()
         assert "shout" in registry and "read_file" in registry
         assert registry.get("shout")(None, {"text": "hi"}) == "HI"  # type: ignore[arg-type, misc]
     finally:

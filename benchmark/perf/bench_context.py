@@ -23,12 +23,13 @@ STEPS = 200
 
 
 def main() -> None:
+    from forge.llm.env import prepare_offline_env
+    from forge.llm.tokens import count_messages
+
     from forge.agent import loop
     from forge.agent.agent import Agent, prompt_budget
     from forge.config import Settings
-    from forge.llm.env import prepare_offline_env
     from forge.llm.testing import ScriptedModel, decision
-    from forge.llm.tokens import count_messages
     from forge.runs.log import read_events
     from forge.tools.base import ToolRegistry, tool
 

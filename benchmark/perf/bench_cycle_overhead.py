@@ -44,7 +44,7 @@ def note(text: str) -> str:
 
 
 def main() -> None:
-    registry = ToolRegistry.from_entry_points()
+    registry = ToolRegistry.from_plugins()
     registry.register(note)
     script = [decision("note", f"thinking about step {i}", text=f"item {i}") for i in range(WARM_STEPS + MEASURED)]
     samples = []

@@ -42,7 +42,7 @@ def main() -> None:
     from forge.runs.log import read_events
     from forge.tools.base import ToolRegistry
 
-    tools = ToolRegistry.from_entry_points()
+    tools = ToolRegistry.from_plugins()
     valid = invalid = 0
     picked: collections.Counter[str] = collections.Counter()
     endings: collections.Counter[str] = collections.Counter()

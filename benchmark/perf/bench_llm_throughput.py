@@ -27,12 +27,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from forge.agent.decision import decision_schema  # noqa: E402
-from forge.agent.prompt import PromptBuilder  # noqa: E402
-from forge.config import Settings  # noqa: E402
 from forge.llm.env import import_litellm  # noqa: E402
 from forge.llm.litellm_model import LiteLLMModel  # noqa: E402
 from forge.llm.local import REPEAT_PENALTY, _grammar, get_local_llama  # noqa: E402
+
+from forge.agent.decision import decision_schema  # noqa: E402
+from forge.agent.prompt import PromptBuilder  # noqa: E402
+from forge.config import Settings  # noqa: E402
 from forge.tools.base import ToolRegistry  # noqa: E402
 
 GOAL = "Compute 17 * 23 with Python and save the answer in answer.txt."
@@ -85,7 +86,7 @@ def main() -> None:
     llama = get_local_llama(settings)
     # the same sampling our provider uses, so both sides generate the same tokens
     raw_kwargs: dict[str, Any] = {"temperature": 0.0, "max_tokens": args.max_tokens, "repeat_penalty": REPEAT_PENALTY}
-    tools = ToolRegistry.from_entry_points()
+    tools = ToolRegistry.from_plugins()
     schema = decision_schema(tools)
     grammar = _grammar(json.dumps(schema))
     agent_messages = PromptBuilder(settings, tools, GOAL).messages([], 1, [])  # the agent's real first prompt

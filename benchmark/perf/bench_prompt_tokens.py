@@ -26,7 +26,7 @@ def main() -> None:
     from forge.tools.base import ToolRegistry
 
     enc = tiktoken.get_encoding("cl100k_base")
-    tools = ToolRegistry.from_entry_points()
+    tools = ToolRegistry.from_plugins()
     system = PromptBuilder(Settings(_env_file=None), tools, "goal").system_message["content"]
     specs = json.dumps([t.function_spec() for t in tools])
     n_system = len(enc.encode(system))

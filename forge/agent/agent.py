@@ -23,9 +23,10 @@ from forge.agent.outcome import Outcome, Status
 from forge.agent.prompt import PromptBuilder
 from forge.config import Settings
 from forge.errors import InvalidDecisionError, ModelError, RunError
-from forge.llm.base import ChatModel, Usage
-from forge.llm.tokens import context_budget, count_text, truncate_to_tokens
 from forge.memory.short_term import Summarizer, Summary, next_compression, summaries_from_events
+from forge.models.base import ChatModel, Usage
+from forge.models.sync import run_sync
+from forge.models.tokens import context_budget, count_text, truncate_to_tokens
 from forge.runs.log import RunLog
 from forge.security.secrets import workspace_redactor
 from forge.security.untrusted_text import clean_text
@@ -43,11 +44,10 @@ MEMORY_RESULT_CHARS = 600
 def prompt_budget(model: ChatModel, tools: ToolRegistry, settings: Settings) -> int:
     """Tokens the prompt may use: the context window minus the reply reserve, minus the function
     specs when the provider receives them natively (they count against the same window)."""
-    window, reserve = context_budget(model.name, settings)
+    window, reserve = context_budget(model, settings)
     budget = window - reserve
-    mode = getattr(model, "mode", None)
-    if callable(mode) and mode(tools=list(tools), decision_schema={}) == "tools":
-        budget -= count_text(model.name, json.dumps([t.function_spec() for t in tools]))
+    if model.uses_native_tools(list(tools)):
+        budget -= count_text(model, json.dumps([t.function_spec() for t in tools]))
     return budget
 
 
@@ -78,7 +78,7 @@ class Agent:
         self.tools = tools
         self.log = log
         self.prompt = PromptBuilder(
-            settings, tools, goal, model=model.name, budget=prompt_budget(model, tools, settings)
+            settings, tools, goal, model=model, budget=prompt_budget(model, tools, settings)
         )
         self.schema = decision_schema(tools)
         self.memory = memory
@@ -180,7 +180,7 @@ class Agent:
         step = len(self.history) + 1
         self.log.append("step_started", step=step)
         messages = self.build_messages(step)
-        response = self.model.complete(messages, tools=list(self.tools), decision_schema=self.schema)
+        response = run_sync(self.model.complete(messages, tools=list(self.tools), decision_schema=self.schema))
         response.content = clean_text(response.content) if response.content else response.content
         self.cycles += 1
         self.notes = []
@@ -211,8 +211,10 @@ class Agent:
                 break
             keep = self.settings.history_steps
             old = self.history[:-keep] if keep else self.history
-            summary_tokens = sum(count_text(self.model.name, s.line()) + 1 for s in self.summaries)
-            moved = next_compression(old, self.summaries, self.summarizer, merge=summary_tokens > stats.old_cap / 2)
+            summary_tokens = sum(count_text(self.model, s.line()) + 1 for s in self.summaries)
+            moved = run_sync(
+                next_compression(old, self.summaries, self.summarizer, merge=summary_tokens > stats.old_cap / 2)
+            )
             if moved is None:
                 break
             self.summaries, usage = moved
@@ -265,7 +267,7 @@ class Agent:
             step=len(self.history) + 1,
             hits=[{"id": h.id, "score": round(h.score, 4)} for h in hits],
         )
-        return truncate_to_tokens(self.model.name, "\n".join(lines), self.settings.memory_prompt_tokens, "\n[...]")
+        return truncate_to_tokens(self.model, "\n".join(lines), self.settings.memory_prompt_tokens, "\n[...]")
 
     def _remember(self, rec: StepRecord) -> None:
         """Store a finished cycle's thought, action and result in long-term memory."""

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from forge.errors import InvalidDecisionError, ToolError
-from forge.llm.base import LLMResponse
+from forge.models.base import LLMResponse
 from forge.security.untrusted_text import clean_text
 from forge.tools.base import Tool, ToolRegistry
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from forge.llm.base import Usage
+from forge.models.base import Usage
 
 
 @dataclass

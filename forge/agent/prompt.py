@@ -13,8 +13,10 @@ from typing import Any
 from forge.agent.history import StepRecord
 from forge.config import Settings
 from forge.errors import ConfigError
-from forge.llm.tokens import MESSAGE_OVERHEAD, count_messages, count_text, truncate_to_tokens
 from forge.memory.short_term import PRESSURE_THRESHOLD, Summary
+from forge.models.base import Model
+from forge.models.scripted import ScriptedModel
+from forge.models.tokens import MESSAGE_OVERHEAD, count_messages, count_text, truncate_to_tokens
 from forge.tools.base import ToolRegistry
 
 DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
@@ -70,11 +72,17 @@ class PromptBuilder:
     """
 
     def __init__(
-        self, settings: Settings, tools: ToolRegistry, goal: str, *, model: str = "scripted", budget: int | None = None
+        self,
+        settings: Settings,
+        tools: ToolRegistry,
+        goal: str,
+        *,
+        model: Model | None = None,
+        budget: int | None = None,
     ):
         self.settings = settings
         self.goal = goal
-        self.model = model
+        self.model: Model = model or ScriptedModel([])  # no model: count ~4 characters a token
         self.budget = budget
         d = settings.prompts_dir
         system = Template(load_template("system.txt", d)).safe_substitute(
