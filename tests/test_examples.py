@@ -94,7 +94,7 @@ def test_news_summary_data_flows_from_articles_to_display(settings, standin, blo
     """In process, with a model that summarises by quoting each article's first sentence."""
     from forge.blocks import ai
     from forge.blocks.registry import BlockRegistry
-    from forge.llm.testing import ScriptedModel
+    from forge.models.scripted import ScriptedModel
     from forge.workflow.model import load_workflow
     from forge.workflow.runs import run_workflow
 

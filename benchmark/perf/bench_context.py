@@ -29,7 +29,7 @@ def main() -> None:
     from forge.agent import loop
     from forge.agent.agent import Agent, prompt_budget
     from forge.config import Settings
-    from forge.llm.testing import ScriptedModel, decision
+    from forge.models.scripted import ScriptedModel, decision
     from forge.runs.log import read_events
     from forge.tools.base import ToolRegistry, tool
 

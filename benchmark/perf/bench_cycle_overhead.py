@@ -26,7 +26,7 @@ from autogpt_cli.display import RichDisplay  # noqa: E402
 from forge.agent import loop  # noqa: E402
 from forge.agent.agent import Agent  # noqa: E402
 from forge.config import Settings  # noqa: E402
-from forge.llm.testing import ScriptedModel, decision  # noqa: E402
+from forge.models.scripted import ScriptedModel, decision  # noqa: E402
 from forge.tools.base import ToolRegistry, tool  # noqa: E402
 
 WARM_STEPS = 50

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
+_READONLY_NOTICE = r".*using the `ReadOnly` qualifier"
 _lock = threading.Lock()  # environment edits
 _import_lock = threading.Lock()
 _litellm: ModuleType | None = None
@@ -47,10 +48,12 @@ def offline_env() -> dict[str, str]:
 
 def setup_environment(dotenv: str | Path | None = ".env") -> None:
     """For applications, once at start: offline-safe defaults (never overriding a value already
-    set) and the keys of a `.env` file (pydantic-settings reads `.env` only into Settings fields,
-    but providers look keys up in os.environ). Idempotent."""
+    set), a warning filter for a notice of litellm's, and the keys of a `.env` file (pydantic-settings
+    reads `.env` only into Settings fields, but providers look keys up in os.environ). Idempotent."""
     for key, value in offline_env().items():
         os.environ.setdefault(key, value)
+    # litellm's typed dicts trip a pydantic notice (at import and on some calls) that means nothing to users.
+    warnings.filterwarnings("ignore", message=_READONLY_NOTICE, category=UserWarning)
     if dotenv is not None and Path(dotenv).is_file():
         from dotenv import load_dotenv
 
@@ -90,7 +93,7 @@ def import_litellm() -> ModuleType:
         if _litellm is None:
             with offline_scope(), warnings.catch_warnings():
                 # litellm's streaming types trip a pydantic notice at import that means nothing to users.
-                warnings.filterwarnings("ignore", message=r".*using the `ReadOnly` qualifier", category=UserWarning)
+                warnings.filterwarnings("ignore", message=_READONLY_NOTICE, category=UserWarning)
                 import litellm
 
             litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners
