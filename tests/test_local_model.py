@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import importlib.util
 import json
 import threading
 
 import pytest
+from pydantic import BaseModel
 
 from forge.agent.decision import decision_schema, parse_decision, validate_decision
 from forge.models import LLMOptions, run_sync
@@ -135,3 +137,55 @@ def test_streaming_yields_tokens_and_usage(model) -> None:  # type: ignore[no-un
 def test_count_tokens_uses_llama_tokenizer(model) -> None:  # type: ignore[no-untyped-def]
     assert 1 <= model.count_tokens("hello world") <= 4
     assert model.context_window == 2048
+
+
+# A tool whose arguments use an Enum and a nested model: their schemas arrive as `$defs` + `$ref`.
+
+
+class Color(enum.StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Box(BaseModel):
+    label: str
+    color: Color = Color.RED
+
+
+def paint(box: Box, color: Color) -> str:
+    """Paint a box.
+
+    Args:
+        box: The box to paint.
+        color: The new color.
+    """
+    return f"{box.label} is now {color.value}"
+
+
+PAINT_TOOLS = ToolRegistry([Tool(paint), Tool(finish, ends_run=True)])
+
+
+def test_enum_and_nested_model_args_compile_to_a_grammar() -> None:
+    """The decision schema must carry no dangling `$ref`: llama.cpp's json-schema-to-grammar
+    fails with "Error resolving ref" on one (this test failed before refs were inlined)."""
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    assert "$defs" in json.dumps(Tool(paint).parameters_schema())  # pydantic's form: refs to $defs
+    schema = decision_schema(PAINT_TOOLS)
+    assert "$ref" not in json.dumps(schema)
+    grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    assert grammar is not None
+
+
+def test_enum_and_nested_model_decision_from_the_embedded_model(model) -> None:  # type: ignore[no-untyped-def]
+    messages = [
+        {"role": "system", "content": "Tools:\n" + "\n".join(f"- {t.signature()}" for t in PAINT_TOOLS)
+         + '\nReply with one JSON object: {"thoughts": {...}, "tool": "...", "tool_args": {...}}'},
+        {"role": "user", "content": "Goal: paint the box labelled 'crate' blue. Step 1."},
+    ]
+    response = run_sync(model.complete(messages, tools=list(PAINT_TOOLS), decision_schema=decision_schema(PAINT_TOOLS)))
+    decision = parse_decision(response)
+    validate_decision(decision, PAINT_TOOLS)  # the grammar only allows valid enum values and box objects
+    if decision.tool == "paint":
+        assert decision.tool_args["color"] in ("red", "blue")
+        assert isinstance(decision.tool_args["box"], dict) and "label" in decision.tool_args["box"]
