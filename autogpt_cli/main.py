@@ -22,11 +22,13 @@ app.add_typer(runs_app, name="runs")
 
 def _add_subapps() -> None:
     # Each sub-app module imports only typer at load time, so `autogpt --help` stays instant.
-    from autogpt_cli import credentials_app, memory_app, workflow_app
+    from autogpt_cli import credentials_app, memory_app, plugins_app, workflow_app
 
     app.add_typer(workflow_app.app, name="workflow")
     app.add_typer(memory_app.app, name="memory")
     app.add_typer(credentials_app.app, name="credentials")
+    app.add_typer(plugins_app.tools_app, name="tools")
+    app.add_typer(plugins_app.models_app, name="models")
 
 
 _add_subapps()
@@ -135,6 +137,9 @@ def runs_show(
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    from forge.models.env import setup_environment
+
+    setup_environment()  # the one place the process environment is prepared: offline defaults, .env keys
     try:
         app()
     except Exception as e:  # typer re-raises after standalone handling is off for our errors

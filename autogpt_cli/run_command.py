@@ -67,7 +67,6 @@ def run_agent(
     from autogpt_cli.approval import InteractiveApprover, read_line
     from autogpt_cli.display import JsonDisplay, RichDisplay
     from forge.agent.agent import AutoGPTAgent
-    from forge.llm.env import prepare_offline_env
     from forge.security.secrets import setup_debug_logging, workspace_redactor
     from forge.tools.base import ToolRegistry
 
@@ -83,12 +82,12 @@ def run_agent(
         # The run's agent owns the memory store to reopen.
         settings.agent_name = start.profile.get("agent_name", settings.agent_name)
 
-    prepare_offline_env()
-    from forge.llm.registry import get_model
+    from forge.models import LLMOptions, get_model
 
-    model = get_model(settings.model, settings)
-    summary_model = get_model(settings.fast_model, settings) if settings.fast_model and settings.summary else None
-    tools = ToolRegistry.from_entry_points()
+    options = LLMOptions.from_settings(settings)
+    model = get_model(settings.model, options)
+    summary_model = get_model(settings.fast_model, options) if settings.fast_model and settings.summary else None
+    tools = ToolRegistry.from_plugins()
     if not settings.memory:  # a small model should not spend steps on tools that can only fail
         tools = ToolRegistry([t for t in tools if t.name not in ("remember", "recall")])
     memory = open_memory(settings, quiet=json_output)

@@ -39,7 +39,7 @@ PREVIEW_CHARS = 80
 
 
 def load_registry(blocks_dir: Path | None) -> BlockRegistry:
-    return BlockRegistry.from_entry_points(blocks_dir=blocks_dir)
+    return BlockRegistry.from_plugins(blocks_dir=blocks_dir)
 
 
 def _preview(value: Any, limit: int = PREVIEW_CHARS) -> str:

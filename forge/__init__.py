@@ -50,11 +50,16 @@ _EXPORTS = {
     "ToolContext": "forge.tools.base",
     "ToolRegistry": "forge.tools.base",
     # models
-    "ChatModel": "forge.llm.base",
-    "LLMResponse": "forge.llm.base",
-    "Usage": "forge.llm.base",
-    "get_model": "forge.llm.registry",
-    "ScriptedModel": "forge.llm.testing",
+    "Model": "forge.models.base",
+    "ChatModel": "forge.models.base",
+    "LLMResponse": "forge.models.base",
+    "Usage": "forge.models.base",
+    "LLMOptions": "forge.models.options",
+    "get_model": "forge.models.registry",
+    "ScriptedModel": "forge.models.scripted",
+    "setup_environment": "forge.models.env",
+    "Plugins": "forge.plugins",
+    "get_plugins": "forge.plugins",
     # memory and events
     "MemoryStore": "forge.memory.store",
     "RunLog": "forge.runs.log",
@@ -85,12 +90,15 @@ __all__ = [
     "EventSink",
     "HistorySummaries",
     "LLMError",
+    "LLMOptions",
     "LLMResponse",
     "LongTermMemory",
     "MemorySink",
     "MemoryStore",
+    "Model",
     "ModelError",
     "Outcome",
+    "Plugins",
     "Proposal",
     "RunError",
     "RunLog",
@@ -108,6 +116,8 @@ __all__ = [
     "WorkspaceError",
     "default_components",
     "get_model",
+    "get_plugins",
+    "setup_environment",
     "tool",
 ]
 
@@ -150,9 +160,12 @@ if TYPE_CHECKING:
         WorkspaceError,
     )
     from forge.events.sinks import EventSink, MemorySink
-    from forge.llm.base import ChatModel, LLMResponse, Usage
-    from forge.llm.registry import get_model
-    from forge.llm.testing import ScriptedModel
     from forge.memory.store import MemoryStore
+    from forge.models.base import ChatModel, LLMResponse, Model, Usage
+    from forge.models.env import setup_environment
+    from forge.models.options import LLMOptions
+    from forge.models.registry import get_model
+    from forge.models.scripted import ScriptedModel
+    from forge.plugins import Plugins, get_plugins
     from forge.runs.log import RunLog
     from forge.tools.base import Tool, ToolContext, ToolRegistry, tool

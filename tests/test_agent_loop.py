@@ -9,7 +9,7 @@ import pytest
 from forge.agent import loop
 from forge.agent.agent import Agent
 from forge.agent.outcome import EXIT_CODES, Status
-from forge.llm.testing import ScriptedModel, decision
+from forge.models.scripted import ScriptedModel, decision
 from forge.runs.log import read_events, read_state
 from forge.tools.base import ToolContext, ToolRegistry, tool
 

@@ -12,8 +12,8 @@ import pytest
 
 from forge.agent import loop
 from forge.agent.agent import Agent
-from forge.llm.testing import ScriptedModel, decision
 from forge.memory.store import MemoryStore
+from forge.models.scripted import ScriptedModel, decision
 from forge.runs.log import read_events
 from forge.tools.base import ToolRegistry, tool
 

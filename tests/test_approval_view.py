@@ -18,7 +18,7 @@ from autogpt_cli.display import RichDisplay
 from forge.agent.agent import Proposal
 from forge.agent.decision import Decision
 from forge.events.models import parse_agent_event
-from forge.llm.testing import decision
+from forge.models.scripted import decision
 from forge.security.untrusted_text import for_terminal
 
 AUTOGPT = str(Path(sys.executable).parent / "autogpt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,8 @@ from forge.blocks.agent_block import AgentBlock
 from forge.blocks.ai import Embedding, LLMCall, TextCompletion
 from forge.blocks.base import Block, BlockContext
 from forge.blocks.credentials import CredentialStore
-from forge.llm.base import LLMResponse, Usage
-from forge.llm.testing import ScriptedModel, decision
+from forge.models.base import LLMResponse, Model, Usage
+from forge.models.scripted import ScriptedModel, decision
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +72,7 @@ def test_llm_call_reports_usage(ctx, tmp_path) -> None:
     assert usage == {"prompt_tokens": 12, "completion_tokens": 3, "cost_usd": 0.5}
 
 
-class GatedStream:
+class GatedStream(Model):
     """Yields one piece, then waits until the consumer has seen it: passes only if chunks really
     reach the workflow while the model is still generating."""
 
@@ -82,14 +82,18 @@ class GatedStream:
         self.seen_first = threading.Event()
         self.params: dict[str, Any] = {}
 
-    def stream(self, messages: list[dict[str, Any]], **params: Any) -> Iterator[str]:
+    async def stream(self, messages: list[dict[str, Any]], **params: Any) -> AsyncIterator[str]:  # type: ignore[override]
         self.params = params
         yield "first "
-        if not self.seen_first.wait(5):
+        for _ in range(50):
+            if self.seen_first.is_set():
+                break
+            await asyncio.sleep(0.1)
+        else:
             raise AssertionError("the first chunk was not delivered before the stream ended")
         yield "second"
 
-    def complete(self, messages: list[dict[str, Any]], **kw: Any) -> LLMResponse:
+    async def complete(self, messages: list[dict[str, Any]], **kw: Any) -> LLMResponse:
         raise AssertionError("stream() should be used")
 
 
@@ -112,15 +116,17 @@ def test_llm_call_chunks_arrive_while_generating(ctx) -> None:
     assert model.params["temperature"] == 0.7 and model.params["max_tokens"] == 5
 
 
-class CompleteOnly:
+class CompleteOnly(Model):
+    """A user's model that implements only `complete`: the base class streams it as one chunk."""
+
     name = "complete-only"
 
-    def complete(self, messages: list[dict[str, Any]], **kw: Any) -> LLMResponse:
+    async def complete(self, messages: list[dict[str, Any]], **kw: Any) -> LLMResponse:
         return LLMResponse(content="whole answer", usage=Usage(1, 2, 0.0))
 
 
 def test_llm_call_without_streaming_emits_one_chunk(ctx) -> None:
-    ai._models[("complete-only", None)] = CompleteOnly()  # type: ignore[assignment]
+    ai._models[("complete-only", None)] = CompleteOnly()
     emitted = run(LLMCall, {"prompt": "p", "model": "complete-only"}, ctx)
     assert [(n, v) for n, v in emitted if n != "usage"] == [("chunk", "whole answer"), ("response", "whole answer")]
 
@@ -135,13 +141,19 @@ def test_llm_call_llm_error_propagates(ctx, tmp_path) -> None:
 
 def test_litellm_model_streams_offline(settings, monkeypatch) -> None:
     """LiteLLMModel.stream through litellm's own stream handling (mock_response: no network)."""
-    from forge.llm.litellm_model import LiteLLMModel
+    from forge.models import LLMOptions, run_sync
+    from forge.models.litellm_model import LiteLLMModel
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
-    model = LiteLLMModel("openai/gpt-4o-mini", settings)
+    model = LiteLLMModel("openai/gpt-4o-mini", LLMOptions.from_settings(settings))
     usages: list[Usage] = []
-    pieces = list(model.stream([{"role": "user", "content": "hi"}], mock_response="streamed reply text",
-                               on_usage=usages.append, max_tokens=20))
+
+    async def collect() -> list[str]:
+        stream = model.stream([{"role": "user", "content": "hi"}], mock_response="streamed reply text",
+                              on_usage=usages.append, max_tokens=20)
+        return [piece async for piece in stream]
+
+    pieces = run_sync(collect())
     assert "".join(pieces) == "streamed reply text"
     assert len(usages) == 1
 
@@ -202,7 +214,7 @@ def test_agent_block_iteration_limit(ctx, tmp_path) -> None:
 
 def _local_model_installed() -> bool:
     from forge.errors import ConfigError
-    from forge.llm.local import check_local_model
+    from forge.models.local import check_local_model
 
     try:
         check_local_model()

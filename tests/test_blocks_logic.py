@@ -144,7 +144,7 @@ EXPECTED_IDS = {
 def test_builtin_blocks_registered_with_schemas() -> None:
     from forge.blocks.registry import BlockRegistry
 
-    registry = BlockRegistry.from_entry_points()
+    registry = BlockRegistry.from_plugins()
     assert EXPECTED_IDS <= set(registry.ids())
     assert "tool_read_file" in registry and "tool_finish" not in registry and "tool_ask_user" not in registry
     for block in registry:

@@ -94,7 +94,7 @@ def test_shell_command_allowed_runs(ctx, mode) -> None:
 # tools as blocks -------------------------------------------------------------------------------
 def test_tool_blocks_cover_the_registry() -> None:
     blocks = {b.id: b for b in tool_blocks()}
-    names = set(ToolRegistry.from_entry_points().names()) - {"finish", "ask_user"}
+    names = set(ToolRegistry.from_plugins().names()) - {"finish", "ask_user"}
     assert set(blocks) == {f"tool_{n}" for n in names}
     read = blocks["tool_read_file"]
     assert issubclass(read, ToolBlock) and read.cacheable is False

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from forge.llm.testing import decision
+from forge.models.scripted import decision
 
 AUTOGPT = str(Path(sys.executable).parent / "autogpt")
 HAS_BWRAP = shutil.which("bwrap") is not None

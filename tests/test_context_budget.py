@@ -12,8 +12,9 @@ from forge.agent.agent import Agent, prompt_budget
 from forge.agent.components import HistorySummaries
 from forge.agent.outcome import Status
 from forge.errors import ConfigError, LLMError
-from forge.llm.testing import ScriptedModel, decision
-from forge.llm.tokens import count_messages, count_text, truncate_to_tokens
+from forge.models.litellm_model import LiteLLMModel
+from forge.models.scripted import ScriptedModel, decision
+from forge.models.tokens import count_messages, count_text, truncate_to_tokens
 from forge.runs.log import read_events
 from forge.tools.base import ToolContext, ToolRegistry, tool
 from forge.tools.builtin import read_output
@@ -82,7 +83,7 @@ def test_200_cycles_never_exceed_the_budget_and_summaries_replace_old_steps(tigh
 
     budget = prompt_budget(model, tools(), tight)
     assert budget == 3000 - 750  # a quarter of a small window is kept for the reply
-    sizes = [count_messages(model.name, msgs) for msgs in model.calls]
+    sizes = [count_messages(model, msgs) for msgs in model.calls]
     assert len(sizes) == 200 and max(sizes) <= budget
     # Flat: late prompts are no bigger than early ones once the window is full.
     assert sizes[199] <= max(sizes[:20]) + 60
@@ -106,7 +107,7 @@ def test_no_summary_drops_old_steps_but_stays_in_budget(tight):
     agent = Agent.start("dump things", tight, model, tools(), summary_model=summary_model())
     loop.run(agent)
     budget = prompt_budget(model, tools(), tight)
-    assert max(count_messages(model.name, m) for m in model.calls) <= budget
+    assert max(count_messages(model, m) for m in model.calls) <= budget
     assert not [e for e in read_events(agent.log.dir) if e["type"] == "history_summary"]
     last = model.calls[-1][1]["content"]
     assert re.match(r"Earlier steps \(\d+ omitted\):", last)
@@ -187,27 +188,60 @@ def test_a_huge_goal_is_cut_to_fit(tight):
     model = dumping_model(limit=1)
     agent = Agent.start(goal, tight, model, tools())
     loop.run(agent)
-    assert count_messages(model.name, model.calls[0]) <= prompt_budget(model, tools(), tight)
+    assert count_messages(model, model.calls[0]) <= prompt_budget(model, tools(), tight)
     assert "[goal cut to fit the context]" in model.calls[0][-1]["content"]
 
 
 def test_openai_models_count_with_tiktoken_offline():
-    n = count_text("openai/gpt-4o-mini", "The quick brown fox jumps over the lazy dog.")
+    n = count_text(LiteLLMModel("openai/gpt-4o-mini"), "The quick brown fox jumps over the lazy dog.")
     assert n == 10
-    assert count_text("gpt-4", "hello world") == 2
-    cut = truncate_to_tokens("gpt-4o", "word " * 100, 20, " [cut]")
-    assert cut.endswith(" [cut]") and count_text("gpt-4o", cut) <= 20
+    assert count_text(LiteLLMModel("gpt-4"), "hello world") == 2
+    gpt4o = LiteLLMModel("gpt-4o")
+    cut = truncate_to_tokens(gpt4o, "word " * 100, 20, " [cut]")
+    assert cut.endswith(" [cut]") and count_text(gpt4o, cut) <= 20
 
 
 def test_other_providers_count_with_litellm_offline():
-    n = count_text("anthropic/claude-3-5-haiku-latest", "The quick brown fox jumps over the lazy dog.")
+    n = count_text(LiteLLMModel("anthropic/claude-3-5-haiku-latest"), "The quick brown fox jumps over the lazy dog.")
     assert 5 <= n <= 20
 
 
 def test_context_budget_comes_from_the_model_map_and_can_be_overridden(settings):
-    from forge.llm.tokens import context_budget
+    from forge.models.tokens import context_budget
 
-    window, reserve = context_budget("openai/gpt-4o-mini", settings)
+    model = LiteLLMModel("openai/gpt-4o-mini")
+    window, reserve = context_budget(model, settings)
     assert window == 128_000 and reserve == 4096
     settings.max_context_tokens = 4000
-    assert context_budget("openai/gpt-4o-mini", settings) == (4000, 1000)
+    assert context_budget(model, settings) == (4000, 1000)
+
+
+class CharModel(ScriptedModel):
+    """A user's own model: one token per character, an 8,000-token window, no name prefix."""
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
+
+    @property
+    def context_window(self) -> int | None:
+        return 8000
+
+    @property
+    def max_reply_tokens(self) -> int:
+        return 1000
+
+
+def test_a_users_own_model_gets_its_own_budget(settings):
+    """Budgets come from the model object: a subclass with its own tokenizer and window is
+    respected whatever its name (with the default ~4 characters a token, prompts would reach
+    ~28,000 characters here)."""
+    from forge.models.tokens import context_budget
+
+    model = CharModel([], name="my-own-model")
+    model.script = dumping_model(limit=4).script
+    model.repeat_last = True
+    assert context_budget(model, settings) == (8000, 1000)
+    loop.run(Agent.start("dump things", settings, model, tools()))
+    sizes = [count_messages(model, messages) for messages in model.calls]
+    assert len(sizes) == 4 and max(sizes) <= 7000
+    assert max(sizes) > 5000  # the big outputs filled the window: the budget was what bound them

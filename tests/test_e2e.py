@@ -44,6 +44,6 @@ def test_embedded_model_runs_three_valid_cycles(tmp_path):
         assert finished["status"] == "iteration_limit" and result.returncode == 3, result.stderr
         assert len(decisions) == 3
     for d in decisions:
-        assert d["decision"]["tool"] in ToolRegistry.from_entry_points()
+        assert d["decision"]["tool"] in ToolRegistry.from_plugins()
         assert d["usage"]["completion_tokens"] > 0
     assert types.count("tool_result") == len(decisions)

@@ -50,7 +50,7 @@ def blocks_args() -> list[str]:
     """The examples need no extra blocks: every block they use is a built-in."""
     from forge.blocks.registry import BlockRegistry
 
-    registry = BlockRegistry.from_entry_points()
+    registry = BlockRegistry.from_plugins()
     assert all(b in registry for b in OUR_BLOCKS)
     return []
 
@@ -94,7 +94,7 @@ def test_news_summary_data_flows_from_articles_to_display(settings, standin, blo
     """In process, with a model that summarises by quoting each article's first sentence."""
     from forge.blocks import ai
     from forge.blocks.registry import BlockRegistry
-    from forge.llm.testing import ScriptedModel
+    from forge.models.scripted import ScriptedModel
     from forge.workflow.model import load_workflow
     from forge.workflow.runs import run_workflow
 
@@ -105,7 +105,7 @@ def test_news_summary_data_flows_from_articles_to_display(settings, standin, blo
         paragraphs = [p for p in messages[-1]["content"].split("\n") if p.startswith("The ")]
         return "Today: " + " / ".join(p.split(".")[0] for p in paragraphs[:3])
 
-    registry = BlockRegistry.from_entry_points(blocks_dir=Path(blocks_args[1]) if blocks_args else None)
+    registry = BlockRegistry.from_plugins(blocks_dir=Path(blocks_args[1]) if blocks_args else None)
     settings.search_backend, settings.searx_url = "searxng", standin.base_url
     settings.web_allowlist = [standin.base_url.removeprefix("http://")]
     settings.browser_path, settings.model = "/nonexistent/chromium", "scripted/summarise"

@@ -15,8 +15,8 @@ import pytest
 from forge.agent import loop
 from forge.agent.agent import Agent
 from forge.agent.outcome import Status
-from forge.llm.base import LLMResponse, ToolCall
-from forge.llm.testing import ScriptedModel, decision
+from forge.models.base import LLMResponse, ToolCall
+from forge.models.scripted import ScriptedModel, decision
 from forge.runs.log import RunLog, read_events, read_state
 from forge.tools import builtin
 from forge.tools.base import ToolContext, ToolRegistry

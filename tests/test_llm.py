@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from forge.agent.decision import decision_schema, parse_decision, validate_decision
-from forge.config import Settings
 from forge.errors import LLMAuthError, LLMError, MissingAPIKeyError, ModelNotFoundError
-from forge.llm.litellm_model import LiteLLMModel, parse_retry_after
-from forge.llm.registry import context_window, get_model
-from forge.llm.testing import ScriptedModel
+from forge.models import LLMOptions, get_model, run_sync
+from forge.models.env import offline_env, setup_environment
+from forge.models.litellm_model import LiteLLMModel, parse_retry_after
+from forge.models.scripted import ScriptedModel
 from forge.tools.base import Tool, ToolRegistry
 
 
@@ -128,14 +128,14 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_model(server: FakeOpenAI, model: str = "openai/x", retries: int = 3) -> LiteLLMModel:
-    settings = Settings(api_base=server.api_base, llm_max_retries=retries, llm_timeout=10, _env_file=None)
-    return LiteLLMModel(model, settings, backoff_base=0.05)
+    options = LLMOptions(api_base=server.api_base, max_retries=retries, timeout=10)
+    return LiteLLMModel(model, options, backoff_base=0.05)
 
 
 def test_429_honours_retry_after_then_succeeds(server: FakeOpenAI, api_key: None) -> None:
     server.then(429, Retry_After="1").then(200, chat_body(json.dumps(DECISION)))
     # A mapped model name, so litellm knows its price and the cost is recorded.
-    response = make_model(server, "openai/gpt-4o-mini").complete(MESSAGES, decision_schema={})
+    response = run_sync(make_model(server, "openai/gpt-4o-mini").complete(MESSAGES, decision_schema={}))
     assert len(server.requests) == 2
     assert server.times[1] - server.times[0] >= 0.95
     assert response.usage.prompt_tokens == 120 and response.usage.completion_tokens == 30
@@ -145,7 +145,7 @@ def test_429_honours_retry_after_then_succeeds(server: FakeOpenAI, api_key: None
 
 def test_5xx_retried_with_backoff(server: FakeOpenAI, api_key: None) -> None:
     server.then(500).then(503).then(200, chat_body(json.dumps(DECISION)))
-    response = make_model(server).complete(MESSAGES)
+    response = run_sync(make_model(server).complete(MESSAGES))
     assert len(server.requests) == 3
     assert response.usage.cost_usd == 0.0  # unknown model: no price, no crash
     assert json.loads(response.content or "")["tool"] == "write_file"
@@ -155,7 +155,7 @@ def test_retries_exhausted_is_llm_error(server: FakeOpenAI, api_key: None) -> No
     for _ in range(3):
         server.then(502)
     with pytest.raises(LLMError, match="after 3 attempts") as info:
-        make_model(server, retries=2).complete(MESSAGES)
+        run_sync(make_model(server, retries=2).complete(MESSAGES))
     assert not isinstance(info.value, LLMAuthError)
     assert len(server.requests) == 3
 
@@ -163,7 +163,7 @@ def test_retries_exhausted_is_llm_error(server: FakeOpenAI, api_key: None) -> No
 def test_401_not_retried_and_names_env_var(server: FakeOpenAI, api_key: None) -> None:
     server.then(401).then(200, chat_body("{}"))
     with pytest.raises(LLMAuthError) as info:
-        make_model(server).complete(MESSAGES)
+        run_sync(make_model(server).complete(MESSAGES))
     assert len(server.requests) == 1
     message = str(info.value)
     assert "OPENAI_API_KEY" in message and "\n" not in message
@@ -179,7 +179,7 @@ def test_native_tool_call_becomes_decision(server: FakeOpenAI, api_key: None) ->
     thoughts = json.dumps({"thoughts": {"text": "save it", "reasoning": "the goal asks for a file"}})
     server.then(200, chat_body(thoughts, [call]))
     model = make_model(server, "openai/gpt-4o-mini")
-    response = model.complete(MESSAGES, tools=list(TOOLS), decision_schema=decision_schema(TOOLS))
+    response = run_sync(model.complete(MESSAGES, tools=list(TOOLS), decision_schema=decision_schema(TOOLS)))
     sent = server.requests[0]
     assert [t["function"]["name"] for t in sent["tools"]] == ["write_file", "finish"]
     assert sent["tool_choice"] == "required"
@@ -192,9 +192,9 @@ def test_native_tool_call_becomes_decision(server: FakeOpenAI, api_key: None) ->
 
 def test_json_mode_for_models_without_function_calling(server: FakeOpenAI, api_key: None) -> None:
     server.then(200, chat_body(json.dumps(DECISION)))
-    response = make_model(server).complete(
+    response = run_sync(make_model(server).complete(
         MESSAGES, tools=list(TOOLS), decision_schema=decision_schema(TOOLS)
-    )
+    ))
     assert server.requests[0]["response_format"] == {"type": "json_object"}
     assert "tools" not in server.requests[0]
     assert parse_decision(response).tool == "write_file"
@@ -203,7 +203,7 @@ def test_json_mode_for_models_without_function_calling(server: FakeOpenAI, api_k
 def test_rejected_structured_mode_falls_back(server: FakeOpenAI, api_key: None) -> None:
     server.then(400).then(200, chat_body(json.dumps(DECISION)))
     model = make_model(server)
-    response = model.complete(MESSAGES, tools=list(TOOLS))
+    response = run_sync(model.complete(MESSAGES, tools=list(TOOLS)))
     assert "response_format" in server.requests[0] and "response_format" not in server.requests[1]
     assert parse_decision(response).tool == "write_file"
 
@@ -216,7 +216,7 @@ def test_parse_retry_after() -> None:
 
 
 def test_count_tokens_offline() -> None:
-    model = LiteLLMModel("openai/gpt-4o-mini", Settings(_env_file=None))
+    model = LiteLLMModel("openai/gpt-4o-mini")
     assert 1 <= model.count_tokens("hello world, how are you?") <= 10
 
 
@@ -225,9 +225,9 @@ def test_count_tokens_offline() -> None:
 
 def test_unknown_model(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ModelNotFoundError, match="openai/gpt-4o-mini"):
-        get_model("nosuchprovider/model-x", Settings(_env_file=None))
+        get_model("nosuchprovider/model-x", LLMOptions())
     with pytest.raises(ModelNotFoundError, match="local/smollm2"):
-        get_model("local/nope", Settings(_env_file=None))
+        get_model("local/nope", LLMOptions())
 
 
 @pytest.mark.parametrize(
@@ -244,7 +244,7 @@ def test_missing_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model: str
         monkeypatch.setenv(var, "x")  # recorded, so the teardown restores the real state
         monkeypatch.delenv(var)
     with pytest.raises(MissingAPIKeyError) as info:
-        get_model(model, Settings(_env_file=None))
+        get_model(model, LLMOptions())
     assert info.value.env_var == env_var and env_var in str(info.value)
 
 
@@ -252,9 +252,9 @@ def test_api_base_needs_no_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENAI_API_KEY", "x")
     monkeypatch.delenv("OPENAI_API_KEY")
-    model = get_model("openai/x", Settings(api_base=server.api_base, _env_file=None))
+    model = get_model("openai/x", LLMOptions(api_base=server.api_base))
     server.then(200, chat_body("hello"))
-    assert model.complete(MESSAGES).content == "hello"
+    assert run_sync(model.complete(MESSAGES)).content == "hello"
 
 
 def test_key_from_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: FakeOpenAI) -> None:
@@ -264,23 +264,37 @@ def test_key_from_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server
     monkeypatch.setenv("OPENAI_API_KEY", "x")
     monkeypatch.delenv("OPENAI_API_KEY")
     (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-from-dotenv\n")
-    model = get_model("openai/gpt-4o-mini", Settings())
+    with pytest.raises(MissingAPIKeyError):  # the library reads no .env: the application does, once
+        get_model("openai/gpt-4o-mini", LLMOptions())
+    for var in offline_env():  # recorded, so the teardown restores the real state
+        monkeypatch.setenv(var, "x")
+        monkeypatch.delenv(var)
+    setup_environment()
     assert os.environ["OPENAI_API_KEY"] == "sk-from-dotenv"
-    assert isinstance(model, LiteLLMModel)
+    assert isinstance(get_model("openai/gpt-4o-mini", LLMOptions()), LiteLLMModel)
+
+
+def test_key_as_argument_needs_no_environment(monkeypatch: pytest.MonkeyPatch, server: FakeOpenAI) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "x")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    model = get_model("openai/gpt-4o-mini", LLMOptions(api_key="sk-passed", api_base=server.api_base))
+    server.then(200, chat_body("hi"))
+    assert run_sync(model.complete(MESSAGES)).content == "hi"
 
 
 def test_scripted_model_from_file(tmp_path: Path) -> None:
     script = tmp_path / "script.json"
     script.write_text(json.dumps([DECISION]))
-    model = get_model(f"scripted/{script}", Settings(_env_file=None))
+    model = get_model(f"scripted/{script}", LLMOptions())
     assert isinstance(model, ScriptedModel)
-    assert parse_decision(model.complete(MESSAGES)).tool == "write_file"
+    assert parse_decision(run_sync(model.complete(MESSAGES))).tool == "write_file"
 
 
-def test_context_window() -> None:
-    assert context_window("openai/gpt-4o-mini") == 128000
-    assert context_window("local/smollm2", Settings(local_n_ctx=2048, _env_file=None)) == 2048
-    assert context_window("nosuch/thing") is None
+def test_context_window_comes_from_the_model() -> None:
+    assert LiteLLMModel("openai/gpt-4o-mini").context_window == 128000
+    assert LiteLLMModel("openai/gpt-4o-mini", LLMOptions(context_window=4000)).context_window == 4000
+    assert LiteLLMModel("nosuch/thing").context_window is None
+    assert get_model("local/smollm2", LLMOptions(local_n_ctx=2048)).context_window == 2048
 
 
 def test_context_window_exceeded_is_not_retried(server: FakeOpenAI, api_key: None) -> None:
@@ -293,22 +307,92 @@ def test_context_window_exceeded_is_not_retried(server: FakeOpenAI, api_key: Non
     }
     server.then(400, error)
     with pytest.raises(LLMError, match="too long"):
-        make_model(server).complete(MESSAGES, decision_schema={})
+        run_sync(make_model(server).complete(MESSAGES, decision_schema={}))
     assert len(server.requests) == 1
 
 
 def test_local_model_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     from forge.errors import ConfigError
-    from forge.llm import local
+    from forge.models import local
 
     ghost = local.LocalModelSpec("ghost", "no_such_pkg_xyz", "*.gguf", 2048, "missing on purpose")
     monkeypatch.setitem(local.LOCAL_MODELS, "ghost", ghost)
     with pytest.raises(ConfigError, match="pip install --no-deps no-such-pkg-xyz"):
-        get_model("local/ghost", Settings(_env_file=None))
+        get_model("local/ghost", LLMOptions())
 
 
 def test_empty_key_counts_as_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENAI_API_KEY", "")
     with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
-        get_model("openai/gpt-4o-mini", Settings(_env_file=None))
+        get_model("openai/gpt-4o-mini", LLMOptions())
+
+
+# Streaming ------------------------------------------------------------------------------------
+
+
+class StreamingServer:
+    """Streams three words as OpenAI-style server-sent events, 0.2 s apart, then usage."""
+
+    WORDS = ("Hello", " there", " friend")
+
+    def __init__(self) -> None:
+        words = self.WORDS
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+
+                def send(payload: str) -> None:
+                    data = f"data: {payload}\n\n".encode()
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                    self.wfile.flush()
+
+                chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "x"}
+                for word in words:
+                    send(json.dumps({**chunk, "choices": [{"index": 0, "delta": {"content": word}}]}))
+                    time.sleep(0.2)
+                usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+                done = {"index": 0, "delta": {}, "finish_reason": "stop"}
+                send(json.dumps({**chunk, "choices": [done], "usage": usage}))
+                send("[DONE]")
+                self.wfile.write(b"0\r\n\r\n")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.api_base = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+
+def test_stream_yields_pieces_as_they_arrive_on_any_event_loop() -> None:
+    """Real streaming (acompletion stream=True), and on a fresh event loop each time: litellm caches
+    async clients, which must not tie the model to the first loop it ran on."""
+    import asyncio
+
+    fake = StreamingServer()
+    model = LiteLLMModel("openai/x", LLMOptions(api_base=fake.api_base, api_key="sk-test"))
+
+    async def collect() -> tuple[list[tuple[str, float]], list[Any]]:
+        pieces, usage = [], []
+        async for piece in model.stream(MESSAGES, on_usage=usage.append):
+            pieces.append((piece, time.monotonic()))
+        return pieces, usage
+
+    try:
+        for run in range(2):
+            pieces, usage = asyncio.run(collect())
+            assert [p for p, _ in pieces] == list(StreamingServer.WORDS)
+            assert usage and usage[0].prompt_tokens == 5 and usage[0].completion_tokens == 3
+            if run:  # (the first call loads litellm's streaming code, slowly enough to buffer all)
+                assert pieces[-1][1] - pieces[0][1] >= 0.3  # the first word came before the last was sent
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()

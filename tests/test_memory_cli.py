@@ -107,7 +107,7 @@ store.close()
 
 def test_hints_name_the_option_of_the_command_run(tmp_path):
     """`run` picks the agent with --ai-name, `memory` commands with --agent: each error names its own."""
-    from forge.llm.testing import decision
+    from forge.models.scripted import decision
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOGPT_")}
     ws = str(tmp_path / "ws")

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from forge.config import Settings
-from forge.llm.testing import decision
 from forge.memory import preflight
 from forge.memory import store as store_mod
 from forge.memory.embeddings import MiniLMEmbedder
 from forge.memory.store import MemoryStore, MemoryStoreError
+from forge.models.scripted import decision
 
 AUTOGPT = str(Path(sys.executable).parent / "autogpt")
 AGENT = "tester"

@@ -21,7 +21,7 @@ def ctx_for(settings, **extras) -> ToolContext:
 
 
 def test_tools_are_registered_with_short_schemas():
-    registry = ToolRegistry.from_entry_points()
+    registry = ToolRegistry.from_plugins()
     assert registry.get("remember") is remember and registry.get("recall") is recall
     assert remember.signature() == "remember(text: string) - Save a fact to long-term memory."
     k = recall.parameters_schema()["properties"]["k"]

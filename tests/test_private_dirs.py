@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from forge.errors import WorkspaceError
-from forge.llm.testing import decision
+from forge.models.scripted import decision
 from forge.security import permissions
 from forge.security.permissions import private_dir
 

@@ -14,8 +14,8 @@ import pytest
 from forge.agent import loop
 from forge.agent.agent import Agent
 from forge.blocks.credentials import CredentialStore
-from forge.llm.testing import ScriptedModel, decision
 from forge.memory.store import MemoryStore
+from forge.models.scripted import ScriptedModel, decision
 from forge.security.secrets import REDACTED, Redactor, workspace_redactor
 from forge.tools import builtin
 from forge.tools.base import ToolRegistry

@@ -72,15 +72,19 @@ def test_decision_schema_has_one_strict_branch_per_tool():
     assert "default" not in args["properties"]["mode"]
 
 
-def test_builtin_tools_load_through_entry_points():
-    names = ToolRegistry.from_entry_points().names()
+def test_builtin_tools_load_through_the_plugins():
+    names = ToolRegistry.from_plugins().names()
     assert names == ["read_file", "write_file", "list_folder", "web_search", "read_webpage",
                      "execute_python", "execute_shell", "ask_user", "read_output", "finish",
                      "remember", "recall"]
 
 
 def test_third_party_tools_load_through_entry_points(tmp_path, monkeypatch):
+    """A package's `autogpt` entry point naming a module with a register_tools hook."""
+    from forge.plugins import Plugins
+
     (tmp_path / "shout_plugin.py").write_text(textwrap.dedent('''
+        from forge.plugins import hookimpl
         from forge.tools import tool
 
         @tool
@@ -91,15 +95,19 @@ def test_third_party_tools_load_through_entry_points(tmp_path, monkeypatch):
                 text: What to shout.
             """
             return text.upper()
+
+        @hookimpl
+        def register_tools(register):
+            register(shout)
     '''))
     dist = tmp_path / "shout_plugin-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: shout-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[autogpt.tools]\nshout = shout_plugin\n")
+    (dist / "entry_points.txt").write_text("[autogpt]\nshout = shout_plugin\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
     try:
-        registry = ToolRegistry.from_entry_points()
+        registry = ToolRegistry.from_plugins(Plugins())
         assert "shout" in registry and "read_file" in registry
         assert registry.get("shout")(None, {"text": "hi"}) == "HI"  # type: ignore[arg-type, misc]
     finally:

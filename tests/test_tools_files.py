@@ -223,7 +223,7 @@ def test_finish_ends_the_run(ctx: ToolContext) -> None:
 
 
 def test_builtin_tools_come_from_the_entry_point_in_order() -> None:
-    registry = ToolRegistry.from_entry_points()
+    registry = ToolRegistry.from_plugins()
     assert registry.names()[:10] == builtin.__all__
     assert registry.names()[:10] == [
         "read_file", "write_file", "list_folder", "web_search", "read_webpage",

@@ -119,7 +119,7 @@ class LocalBackend:
 @pytest.fixture
 def local_backend(monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
     backend = LocalBackend()
-    monkeypatch.setattr(web, "_FACTORIES", dict(web._FACTORIES))  # undone after the test
+    monkeypatch.setattr(web, "_OVERRIDES", dict(web._OVERRIDES))  # undone after the test
     web.register_search_backend("local", lambda settings: backend)
     return backend
 
@@ -139,7 +139,7 @@ def test_web_search_with_a_plugged_backend(tmp_path: Path, local_backend: LocalB
 
 
 def test_no_results_and_empty_queries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(web, "_FACTORIES", dict(web._FACTORIES))
+    monkeypatch.setattr(web, "_OVERRIDES", dict(web._OVERRIDES))
 
     class Empty:
         def search(self, query: str, max_results: int) -> list[SearchResult]:
@@ -157,18 +157,24 @@ def test_unknown_backend_is_a_config_error() -> None:
         web.get_search_backend("nope", Settings(_env_file=None))
 
 
-def test_backend_from_an_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(web, "_FACTORIES", dict(web._FACTORIES))
+def test_backend_from_a_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
 
-    class FakeEntryPoint:
-        name = "plugin"
+    from forge import plugins
 
-        def load(self) -> Any:
-            return lambda settings: LocalBackend()
+    plugin = types.SimpleNamespace()
 
-    monkeypatch.setattr(web, "_entry_points", lambda: [FakeEntryPoint()])
+    @plugins.hookimpl
+    def register_search_backends(register: Any) -> None:
+        register("plugin", lambda settings: LocalBackend())
+
+    plugin.register_search_backends = register_search_backends
+    manager = plugins.Plugins(entry_points=False)
+    manager.register(plugin, name="test-plugin")
+    monkeypatch.setattr(plugins, "_plugins", manager)
     backend = web.get_search_backend("plugin", Settings(_env_file=None))
     assert isinstance(backend, LocalBackend)
+    assert "plugin" in web.search_backend_names() and "ddgs" in web.search_backend_names()
 
 
 def test_ddgs_offline_is_a_quick_clear_tool_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ from forge.blocks.registry import BlockRegistry
 from forge.workflow.model import parse_workflow
 from forge.workflow.runs import run_workflow
 
-REGISTRY = BlockRegistry.from_entry_points()
+REGISTRY = BlockRegistry.from_plugins()
 pytestmark = pytest.mark.skipif(
     not {"calculator", "condition", "display_result"} <= set(REGISTRY.ids()), reason="built-in blocks not installed"
 )

@@ -15,7 +15,7 @@ from forge.blocks.base import Block, BlockContext
 from forge.blocks.filerefs import FilePath, FileRef
 from forge.blocks.registry import BlockRegistry
 from forge.blocks.testing import TEST_BLOCKS
-from forge.llm.testing import ScriptedModel
+from forge.models.scripted import ScriptedModel
 from forge.workflow.convert import ConversionError, can_convert, convert, describe, shape_of, tag_files
 from forge.workflow.model import WorkflowValidationError, parse_workflow
 from forge.workflow.runs import run_workflow

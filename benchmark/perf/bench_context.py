@@ -26,13 +26,13 @@ def main() -> None:
     from forge.agent import loop
     from forge.agent.agent import Agent, prompt_budget
     from forge.config import Settings
-    from forge.llm.env import prepare_offline_env
-    from forge.llm.testing import ScriptedModel, decision
-    from forge.llm.tokens import count_messages
+    from forge.models.env import setup_environment
+    from forge.models.scripted import ScriptedModel, decision
+    from forge.models.tokens import count_messages
     from forge.runs.log import read_events
     from forge.tools.base import ToolRegistry, tool
 
-    prepare_offline_env()
+    setup_environment(None)
 
     @tool
     def run_report(n: int) -> str:
@@ -70,7 +70,7 @@ def main() -> None:
             t0 = time.perf_counter()
             loop.run(agent)
             elapsed = time.perf_counter() - t0
-            sizes = [count_messages(model.name, m) for m in model.calls]
+            sizes = [count_messages(model, m) for m in model.calls]
             budget = prompt_budget(model, tools, settings)
             summaries = sum(1 for e in read_events(agent.log.dir) if e["type"] == "history_summary")
             print(f"{label}: budget {budget} tokens")

@@ -32,7 +32,7 @@ from rich.console import Console  # noqa: E402
 from autogpt_cli.display import RichDisplay  # noqa: E402
 from forge.agent.agent import AutoGPTAgent  # noqa: E402
 from forge.config import Settings  # noqa: E402
-from forge.llm.testing import ScriptedModel, decision  # noqa: E402
+from forge.models.scripted import ScriptedModel, decision  # noqa: E402
 from forge.tools.base import ToolRegistry, tool  # noqa: E402
 
 WARM_STEPS = 50
@@ -50,7 +50,7 @@ def note(text: str) -> str:
 
 
 async def measure() -> tuple[list[float], int]:
-    registry = ToolRegistry.from_entry_points()
+    registry = ToolRegistry.from_plugins()
     registry.register(note)
     script = [decision("note", f"thinking about step {i}", text=f"item {i}") for i in range(WARM_STEPS + MEASURED)]
     samples = []

@@ -32,24 +32,24 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=50)
     args = parser.parse_args()
 
-    from forge.llm.env import prepare_offline_env
+    from forge.models.env import setup_environment
 
-    prepare_offline_env()
+    setup_environment(None)
     from forge.agent import loop
     from forge.agent.agent import Agent
     from forge.config import Settings
-    from forge.llm.registry import get_model
+    from forge.models import LLMOptions, get_model
     from forge.runs.log import read_events
     from forge.tools.base import ToolRegistry
 
-    tools = ToolRegistry.from_entry_points()
+    tools = ToolRegistry.from_plugins()
     valid = invalid = 0
     picked: collections.Counter[str] = collections.Counter()
     endings: collections.Counter[str] = collections.Counter()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(workspace=Path(tmp), _env_file=None)
-        model = get_model("local/smollm2", settings)
+        model = get_model("local/smollm2", LLMOptions.from_settings(settings))
         i = 0
         while valid + invalid < args.cycles:
             settings.max_iterations = min(10, args.cycles - valid - invalid)

@@ -2,7 +2,7 @@
 
     python benchmark/perf/bench_llm_throughput.py [--reps 5] [--max-tokens 200]
 
-"ours" is the agent's path: LiteLLMModel.complete -> litellm.completion -> the `local` provider ->
+"ours" is the agent's path: LocalModel.complete (async, on a worker thread) ->
 Llama.create_chat_completion. "raw" is Llama.create_chat_completion on the same loaded model with
 the same messages, max_tokens and sampling (temperature 0, our repeat penalty).
 
@@ -30,9 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from forge.agent.decision import decision_schema  # noqa: E402
 from forge.agent.prompt import PromptBuilder  # noqa: E402
 from forge.config import Settings  # noqa: E402
-from forge.llm.env import import_litellm  # noqa: E402
-from forge.llm.litellm_model import LiteLLMModel  # noqa: E402
-from forge.llm.local import REPEAT_PENALTY, _grammar, get_local_llama  # noqa: E402
+from forge.models import LLMOptions, run_sync  # noqa: E402
+from forge.models.local import REPEAT_PENALTY, LocalModel, _grammar, get_local_llama  # noqa: E402
 from forge.tools.base import ToolRegistry  # noqa: E402
 
 GOAL = "Compute 17 * 23 with Python and save the answer in answer.txt."
@@ -52,7 +51,7 @@ def timed(fn: Callable[[], tuple[int, str]]) -> tuple[float, int, str]:
 def compare(
     name: str, ours: Callable[[], tuple[int, str]], raw: Callable[[], tuple[int, str]], reps: int
 ) -> float:
-    for fn in (ours, raw):  # warm-up: load, grammar compile, KV cache, litellm's first-call setup
+    for fn in (ours, raw):  # warm-up: load, grammar compile, KV cache
         fn()
     ours_tps: list[float] = []
     raw_tps: list[float] = []
@@ -79,19 +78,19 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=200)
     args = parser.parse_args()
 
-    import_litellm()
     settings = Settings(temperature=0.0, _env_file=None)
-    model = LiteLLMModel("local/smollm2", settings, max_tokens=args.max_tokens)
-    llama = get_local_llama(settings)
+    options = LLMOptions.from_settings(settings)
+    model = LocalModel("smollm2", LLMOptions(**{**vars(options), "max_tokens": args.max_tokens}))
+    llama = get_local_llama(options)
     # the same sampling our provider uses, so both sides generate the same tokens
     raw_kwargs: dict[str, Any] = {"temperature": 0.0, "max_tokens": args.max_tokens, "repeat_penalty": REPEAT_PENALTY}
-    tools = ToolRegistry.from_entry_points()
+    tools = ToolRegistry.from_plugins()
     schema = decision_schema(tools)
     grammar = _grammar(json.dumps(schema))
     agent_messages = PromptBuilder(settings, tools, GOAL).messages([], 1, [])  # the agent's real first prompt
 
     def ours_text() -> tuple[int, str]:
-        r = model.complete(TEXT_PROMPT)
+        r = run_sync(model.complete(TEXT_PROMPT))
         return r.usage.completion_tokens, r.content or ""
 
     def raw_text() -> tuple[int, str]:
@@ -99,7 +98,7 @@ def main() -> None:
         return r["usage"]["completion_tokens"], r["choices"][0]["message"]["content"]
 
     def ours_decision() -> tuple[int, str]:
-        r = model.complete(agent_messages, decision_schema=schema)
+        r = run_sync(model.complete(agent_messages, decision_schema=schema))
         return r.usage.completion_tokens, r.content or ""
 
     def raw_decision() -> tuple[int, str]:

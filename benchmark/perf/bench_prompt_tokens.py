@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from forge.llm.env import prepare_offline_env  # noqa: E402
+from forge.models.env import setup_environment  # noqa: E402
 
 
 def main() -> None:
-    prepare_offline_env()  # tiktoken's encodings from the litellm wheel, no download
+    setup_environment(None)  # tiktoken's encodings from the litellm wheel, no download
     import tiktoken
 
     from forge.agent.prompt import PromptBuilder
@@ -26,7 +26,7 @@ def main() -> None:
     from forge.tools.base import ToolRegistry
 
     enc = tiktoken.get_encoding("cl100k_base")
-    tools = ToolRegistry.from_entry_points()
+    tools = ToolRegistry.from_plugins()
     system = PromptBuilder(Settings(_env_file=None), tools, "goal").system_message["content"]
     specs = json.dumps([t.function_spec() for t in tools])
     n_system = len(enc.encode(system))

@@ -18,8 +18,8 @@ from forge.agent.base import BaseAgent, Proposal, Verdict, prompt_budget
 from forge.agent.components import Component, HistorySummaries, LongTermMemory, StuckDetector
 from forge.agent.config import AgentConfig, AgentProfile, profile_from_options
 from forge.config import Settings
-from forge.llm.base import ChatModel
 from forge.memory.short_term import Summary
+from forge.models.base import ChatModel
 from forge.runs.log import RunLog
 from forge.security.secrets import workspace_redactor
 from forge.tools.base import ToolRegistry

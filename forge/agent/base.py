@@ -49,8 +49,8 @@ from forge.events.models import (
     UserInput,
 )
 from forge.events.sinks import E, EventSink, MemorySink
-from forge.llm.base import ChatModel, LLMResponse, Usage
-from forge.llm.tokens import DEFAULT_CONTEXT, MAX_REPLY_RESERVE, count_text
+from forge.models.base import ChatModel, LLMResponse, Usage
+from forge.models.tokens import context_budget, count_text
 from forge.security.untrusted_text import clean_text
 from forge.tools.base import Tool, ToolContext, ToolRegistry
 
@@ -83,27 +83,14 @@ class Verdict:
 Approver = Callable[[Proposal], "Verdict | Awaitable[Verdict]"]
 
 
-def prompt_budget(model: ChatModel, tools: ToolRegistry, config: AgentConfig, options: Settings | None = None) -> int:
-    """Tokens the prompt may use: the context window minus the reply reserve, minus the function
-    specs when the provider receives them natively (they count against the same window)."""
-    from forge.llm.registry import context_window
-
-    window = (
-        config.max_context_tokens
-        or getattr(model, "context_window", None)
-        or context_window(model.name, options)
-        or DEFAULT_CONTEXT
-    )
-    if model.name.startswith("local/"):
-        from forge.llm.litellm_model import LOCAL_MAX_TOKENS
-
-        reserve = LOCAL_MAX_TOKENS
-    else:
-        reserve = MAX_REPLY_RESERVE
-    budget = window - min(reserve, window // 4)  # small windows still leave most of the room to the prompt
-    mode = getattr(model, "mode", None)
-    if callable(mode) and mode(tools=list(tools), decision_schema={}) == "tools":
-        budget -= count_text(model.name, json.dumps([t.function_spec() for t in tools]))
+def prompt_budget(model: ChatModel, tools: ToolRegistry, config: AgentConfig) -> int:
+    """Tokens the prompt may use: the model's context window (or `config.max_context_tokens`) minus
+    the reply reserve, minus the function specs when the provider receives them natively (they
+    count against the same window)."""
+    window, reserve = context_budget(model, config)
+    budget = window - reserve
+    if model.uses_native_tools(list(tools)):
+        budget -= count_text(model, json.dumps([t.function_spec() for t in tools]))
     return budget
 
 
@@ -154,8 +141,8 @@ class BaseAgent:
             self.config,
             tools,
             self.goal,
-            model=model.name,
-            budget=prompt_budget(model, tools, self.config, self.ctx.settings),
+            model=model,
+            budget=prompt_budget(model, tools, self.config),
         )
         self.schema = decision_schema(tools)
         self.history: list[StepRecord] = []
@@ -370,8 +357,7 @@ class BaseAgent:
 
     async def complete(self, messages: list[dict[str, Any]]) -> LLMResponse:
         """One model call for a decision."""
-        result = self.model.complete(messages, tools=list(self.tools), decision_schema=self.schema)
-        return await result if inspect.isawaitable(result) else result  # type: ignore[no-any-return]
+        return await self.model.complete(messages, tools=list(self.tools), decision_schema=self.schema)
 
     async def build_messages(self, step: int) -> list[dict[str, Any]]:
         """This cycle's prompt, inside the context budget; components make room as the limit nears."""

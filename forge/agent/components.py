@@ -28,16 +28,16 @@ from forge.agent.decision import Decision
 from forge.agent.outcome import Status
 from forge.events.models import HistorySummary, MemoriesRecalled
 from forge.events.models import Warning as WarningEvent
-from forge.llm.base import Usage
-from forge.llm.tokens import count_text, truncate_to_tokens
 from forge.memory.short_term import Summarizer, Summary, next_compression
+from forge.models.base import Usage
+from forge.models.tokens import count_text, truncate_to_tokens
 
 if TYPE_CHECKING:
     from forge.agent.base import BaseAgent, Proposal
     from forge.agent.history import StepRecord
     from forge.agent.prompt import PromptStats
-    from forge.llm.base import ChatModel
     from forge.memory.store import MemoryStore
+    from forge.models.base import ChatModel
     from forge.tools.base import Tool
 
 MAX_COMPRESSIONS_PER_CYCLE = 2  # bounds the extra LLM calls a cycle may spend on summaries
@@ -163,7 +163,7 @@ class LongTermMemory(Component):
             )
             lines.append(f"- [{where}] {agent.redact(h.text[:400])}")
         agent.emit(MemoriesRecalled(step=step, hits=[{"id": h.id, "score": round(h.score, 4)} for h in hits]))
-        return truncate_to_tokens(agent.model.name, "\n".join(lines), self.prompt_tokens, "\n[...]")
+        return truncate_to_tokens(agent.model, "\n".join(lines), self.prompt_tokens, "\n[...]")
 
     def after_execute(self, agent: BaseAgent, record: StepRecord) -> None:
         if record.decision is None:
@@ -200,7 +200,7 @@ class HistorySummaries(Component):
     async def on_prompt_pressure(self, agent: BaseAgent, step: int, stats: PromptStats) -> bool:
         keep = agent.config.history_steps
         old = agent.history[:-keep] if keep else agent.history
-        summary_tokens = sum(count_text(agent.model.name, s.line()) + 1 for s in self.summaries)
+        summary_tokens = sum(count_text(agent.model, s.line()) + 1 for s in self.summaries)
         moved = await call_hook(
             next_compression(old, self.summaries, self.summarizer(agent), merge=summary_tokens > stats.old_cap / 2)
         )

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from forge.errors import InvalidDecisionError, ToolError
-from forge.llm.base import LLMResponse
+from forge.models.base import LLMResponse
 from forge.security.untrusted_text import clean_text
 from forge.tools.base import Tool, ToolRegistry
 
@@ -166,6 +166,30 @@ def _bound_strings(schema: Any) -> Any:
     return schema
 
 
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The tool's args schema with every local `$ref` (Enums, nested models) replaced by its
+    definition: each tool's args become one branch deep inside the decision schema, where a
+    `#/$defs/...` pointer no longer resolves (llama.cpp: "Error resolving ref"). A model that
+    contains itself is cut at the repeat to a plain object (a grammar cannot be infinite)."""
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [resolve(v, seen) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            if name in seen or name not in defs:
+                return {"type": "object", **resolve(siblings, seen)}
+            return {**resolve(defs[name], (*seen, name)), **resolve(siblings, seen)}
+        return {k: resolve(v, seen) for k, v in node.items() if k != "$defs"}
+
+    return resolve(schema, ())  # type: ignore[no-any-return]
+
+
 def decision_schema(tools: Iterable[Tool]) -> dict[str, Any]:
     """Strict JSON schema of a whole decision: one anyOf branch per tool with its typed args."""
     thought_props = {k: {"type": "string", "maxLength": THOUGHT_MAX_CHARS} for k in THOUGHT_FIELDS}
@@ -177,7 +201,7 @@ def decision_schema(tools: Iterable[Tool]) -> dict[str, Any]:
     }
     branches = []
     for t in tools:
-        params = _bound_strings(t.parameters_schema())
+        params = _bound_strings(_inline_refs(t.parameters_schema()))
         args = {
             "type": "object",
             "properties": params.get("properties", {}),

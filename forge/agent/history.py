@@ -18,7 +18,7 @@ from forge.events.models import (
     ToolStarted,
     UserFeedback,
 )
-from forge.llm.base import Usage
+from forge.models.base import Usage
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from forge.llm.base import Usage
+from forge.models.base import Usage
 
 
 class Status(StrEnum):

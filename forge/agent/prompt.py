@@ -18,8 +18,10 @@ from typing import Any
 from forge.agent.config import AgentConfig, AgentProfile
 from forge.agent.history import StepRecord
 from forge.errors import ConfigError
-from forge.llm.tokens import MESSAGE_OVERHEAD, count_messages, count_text, truncate_to_tokens
 from forge.memory.short_term import PRESSURE_THRESHOLD, Summary
+from forge.models.base import Model
+from forge.models.scripted import ScriptedModel
+from forge.models.tokens import MESSAGE_OVERHEAD, count_messages, count_text, truncate_to_tokens
 from forge.tools.base import ToolRegistry
 
 SHIPPED = "forge/prompts"  # where the shipped templates live, for messages
@@ -91,12 +93,12 @@ class PromptBuilder:
         tools: ToolRegistry,
         goal: str,
         *,
-        model: str = "scripted",
+        model: Model | None = None,
         budget: int | None = None,
     ):
         self.config = config
         self.goal = goal
-        self.model = model
+        self.model: Model = model or ScriptedModel([])  # no model: count ~4 characters a token
         self.budget = budget
         d = config.prompts_dir
         system = Template(load_template("system.txt", d)).safe_substitute(

@@ -82,7 +82,7 @@ def tool_block(tool: Tool) -> type[ToolBlock]:
 
 def tool_blocks(registry: ToolRegistry | None = None) -> list[type[Block]]:
     """Every registered agent tool (built-ins and plugins) as a block, except finish/ask_user."""
-    registry = registry or ToolRegistry.from_entry_points()
+    registry = registry or ToolRegistry.from_plugins()
     return [tool_block(t) for t in registry if t.name not in SKIPPED_TOOLS]
 
 

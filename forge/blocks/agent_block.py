@@ -41,7 +41,7 @@ class AgentBlock(Block):
         name = input.model or ctx.settings.model
         settings = ctx.settings.model_copy(update={"max_iterations": input.max_iterations, "model": name})
         model = get_cached_model(name, settings)
-        tools = ToolRegistry.from_entry_points()
+        tools = ToolRegistry.from_plugins()
         files = workspace_root(ctx)
 
         def go() -> tuple[str, str, str]:

@@ -4,69 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
 from forge.errors import ConfigError
-from forge.llm.base import ChatModel, Usage
+from forge.models.base import Model, Usage
 
 if TYPE_CHECKING:
     from forge.config import Settings
 
 # Loading a model is not free (the embedded one takes ~0.5 s, API ones import litellm): one
 # instance per (model, api_base) serves every node and run of the process.
-_models: dict[tuple[str, str | None], ChatModel] = {}
+_models: dict[tuple[str, str | None], Model] = {}
 _models_lock = threading.Lock()
 
 
-def get_cached_model(name: str, settings: Settings) -> ChatModel:
-    from forge.llm.registry import get_model
+def get_cached_model(name: str, settings: Settings) -> Model:
+    from forge.models import LLMOptions, get_model
 
     key = (name, settings.api_base)
     with _models_lock:
         model = _models.get(key)
         if model is None:
-            model = _models[key] = get_model(name, settings)
+            model = _models[key] = get_model(name, LLMOptions.from_settings(settings))
         return model
 
 
 def clear_model_cache() -> None:
     with _models_lock:
         _models.clear()
-
-
-_DONE = object()
-
-
-async def iterate_in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
-    """Consume a blocking iterator in a worker thread, handing each item to the event loop as
-    it arrives (so streamed chunks reach downstream nodes without waiting for the end)."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-
-    def pump() -> None:
-        try:
-            for item in make():
-                loop.call_soon_threadsafe(queue.put_nowait, (item, None))
-        except BaseException as e:  # handed to the loop's side and re-raised there
-            loop.call_soon_threadsafe(queue.put_nowait, (_DONE, e))
-        else:
-            loop.call_soon_threadsafe(queue.put_nowait, (_DONE, None))
-
-    worker = asyncio.ensure_future(asyncio.to_thread(pump))
-    try:
-        while True:
-            item, error = await queue.get()
-            if item is _DONE:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        await worker
 
 
 async def _generate(
@@ -80,14 +49,8 @@ async def _generate(
         nonlocal usage
         usage = u
 
-    stream = getattr(model, "stream", None)
-    if stream is not None:
-        async for piece in iterate_in_thread(lambda: stream(messages, on_usage=keep, **params)):
-            yield "chunk", piece
-    else:  # a ChatModel without streaming: the whole answer is one chunk
-        response = await asyncio.to_thread(model.complete, messages)
-        usage = response.usage
-        yield "chunk", response.content or ""
+    async for piece in model.stream(messages, on_usage=keep, **params):
+        yield "chunk", piece
     yield "usage", usage
 
 

@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from forge.blocks.credentials import CredentialStore
     from forge.config import Settings
 
-ENTRY_POINT_GROUP = "autogpt.blocks"
-
 BlockOutput = AsyncIterator[tuple[str, Any]]
 
 

@@ -1,8 +1,7 @@
-"""Block registry: built-ins and plugins through the `autogpt.blocks` entry points, plus a user folder.
+"""Block registry: built-ins and plugins through forge.plugins (`register_blocks`), plus a user folder.
 
-An entry point (or a `.py` file in `--blocks-dir`) may expose Block subclasses at module level, a
-list of them, or a callable returning either. Built-ins arrive through the same entry point group
-(`builtin = forge.blocks.builtin`), so a plugin is loaded exactly like the blocks we ship.
+A `.py` file in `--blocks-dir` may expose Block subclasses at module level, a list of them, or a
+callable returning either.
 """
 
 from __future__ import annotations
@@ -14,10 +13,13 @@ import sys
 import types
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from forge.blocks.base import ENTRY_POINT_GROUP, Block
+from forge.blocks.base import Block
 from forge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from forge.plugins import Plugins
 
 
 class BlockRegistry:
@@ -96,14 +98,16 @@ class BlockRegistry:
             self.register_object(module)
 
     @classmethod
-    def from_entry_points(
-        cls, group: str = ENTRY_POINT_GROUP, blocks_dir: Path | None = None
-    ) -> BlockRegistry:
-        from importlib.metadata import entry_points
+    def from_plugins(cls, plugins: Plugins | None = None, blocks_dir: Path | None = None) -> BlockRegistry:
+        """Built-ins and installed plugins' blocks (forge.plugins), plus a user folder of block files."""
+        from forge.plugins import get_plugins
 
-        registry = cls()
-        for ep in sorted(entry_points(group=group), key=lambda ep: (ep.name != "builtin", ep.name)):
-            registry.register_object(ep.load())
+        registry = cls(entry.obj for entry in (plugins or get_plugins()).blocks().values())
         if blocks_dir is not None:
             registry.load_dir(blocks_dir)
         return registry
+
+    @classmethod
+    def from_entry_points(cls, blocks_dir: Path | None = None) -> BlockRegistry:
+        """The name callers used before forge.plugins."""
+        return cls.from_plugins(blocks_dir=blocks_dir)

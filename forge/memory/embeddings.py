@@ -169,7 +169,7 @@ class LiteLLMEmbedder:
         return self._dim
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        from forge.llm.env import import_litellm
+        from forge.models.env import import_litellm
 
         if not texts:
             return []

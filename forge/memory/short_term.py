@@ -17,7 +17,7 @@ from typing import Any
 
 from forge.agent.history import StepRecord
 from forge.errors import LLMError
-from forge.llm.base import ChatModel, Usage
+from forge.models.base import ChatModel, Usage
 
 log = logging.getLogger(__name__)
 
@@ -70,26 +70,27 @@ class Summarizer:
     def __init__(self, model: ChatModel):
         self.model = model
 
-    def _ask(self, content: str) -> tuple[str, Usage]:
+    async def _ask(self, content: str) -> tuple[str, Usage]:
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": content}]
         try:
-            response = self.model.complete(messages)
+            response = await self.model.complete(messages)
         except LLMError as e:  # a provider failure costs us a better summary, not the run
             log.warning("summary model failed (%s); using a mechanical summary", e)
             return "", Usage()
         return _clean(response.content or ""), response.usage
 
-    def summarize(self, records: list[StepRecord]) -> tuple[Summary, Usage]:
+    async def summarize(self, records: list[StepRecord]) -> tuple[Summary, Usage]:
         entries = "\n".join(r.one_line() for r in records)
-        text, usage = self._ask(f"Agent steps:\n{entries}\n\nOne-line summary:")
+        text, usage = await self._ask(f"Agent steps:\n{entries}\n\nOne-line summary:")
         return Summary(records[0].step, records[-1].step, text or mechanical_summary(records)), usage
 
-    def merge(self, a: Summary, b: Summary) -> tuple[Summary, Usage]:
-        text, usage = self._ask(f"Two summaries of consecutive steps:\n1. {a.text}\n2. {b.text}\n\nMerged one line:")
+    async def merge(self, a: Summary, b: Summary) -> tuple[Summary, Usage]:
+        prompt = f"Two summaries of consecutive steps:\n1. {a.text}\n2. {b.text}\n\nMerged one line:"
+        text, usage = await self._ask(prompt)
         return Summary(a.first, b.last, text or f"{a.text} {b.text}"[:SUMMARY_MAX_CHARS]), usage
 
 
-def next_compression(
+async def next_compression(
     old: list[StepRecord], summaries: list[Summary], summarizer: Summarizer, *, merge: bool = False
 ) -> tuple[list[Summary], Usage] | None:
     """One compression move: merge the two oldest summaries when `merge` (the summary lines alone
@@ -98,9 +99,9 @@ def next_compression(
     covered = summaries[-1].last if summaries else 0
     pending = [r for r in old if r.step > covered]
     if pending and not (merge and len(summaries) >= 2):
-        summary, usage = summarizer.summarize(pending[:SUMMARY_GROUP])
+        summary, usage = await summarizer.summarize(pending[:SUMMARY_GROUP])
         return [*summaries, summary], usage
     if len(summaries) >= 2:
-        merged, usage = summarizer.merge(summaries[0], summaries[1])
+        merged, usage = await summarizer.merge(summaries[0], summaries[1])
         return [merged, *summaries[2:]], usage
     return None

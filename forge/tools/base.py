@@ -35,8 +35,8 @@ from forge.errors import ConfigError, ToolError
 
 if TYPE_CHECKING:
     from forge.config import Settings
+    from forge.plugins import Plugins
 
-ENTRY_POINT_GROUP = "autogpt.tools"
 # What OpenAI-style function calling accepts as a name (and what the decision's `tool` holds).
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -312,7 +312,7 @@ def tool(
 
 
 class ToolRegistry:
-    """Name -> Tool. Built-ins and plugins both arrive through the `autogpt.tools` entry points."""
+    """Name -> Tool. `from_plugins()` fills it with the built-ins and installed plugins' tools."""
 
     def __init__(self, tools: list[Tool] | None = None):
         self._tools: dict[str, Tool] = {}
@@ -349,21 +349,10 @@ class ToolRegistry:
                 self.register(obj)
 
     @classmethod
-    def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> ToolRegistry:
-        """Load built-ins and third-party tools. An entry point may name a module, a Tool, a
-        list of Tools, or a callable returning either."""
-        import types
-        from importlib.metadata import entry_points
+    def from_plugins(cls, plugins: Plugins | None = None) -> ToolRegistry:
+        """Built-ins and installed plugins' tools (forge.plugins); a name claimed twice is an error."""
+        from forge.plugins import get_plugins
 
-        registry = cls()
-        eps = sorted(entry_points(group=group), key=lambda ep: (ep.name != "builtin", ep.name))
-        for ep in eps:
-            obj = ep.load()
-            if isinstance(obj, types.ModuleType):
-                registry.register_module(obj)
-                continue
-            if callable(obj) and not isinstance(obj, Tool):
-                obj = obj()
-            for t in obj if isinstance(obj, list | tuple) else [obj]:
-                registry.register(t)
-        return registry
+        return cls([entry.obj for entry in (plugins or get_plugins()).tools().values()])
+
+    from_entry_points = from_plugins  # the name callers used before forge.plugins

@@ -1,9 +1,9 @@
 """Web search behind a pluggable backend, and page reading with a real browser.
 
-Search backends are looked up by name (`settings.search_backend`): `ddgs` is built in, tests and
-offline benchmarks register their own with `register_search_backend`, and packages can provide one
-through the `autogpt.search_backends` entry-point group (the entry point loads a factory that takes
-the Settings and returns a backend).
+Search backends are looked up by name (`settings.search_backend`): `ddgs` and `searxng` are built
+in, plugins add theirs through forge.plugins (`register_search_backends`: a name and a factory that
+takes the Settings and returns a backend), and tests and offline benchmarks can swap one in for the
+process with `register_search_backend`.
 
 Pages are rendered by headless Chromium through Playwright (JavaScript runs, so client-rendered
 sites work; forge.tools.browser sandboxes it and routes its traffic); when the browser is missing
@@ -29,7 +29,6 @@ from forge.errors import ConfigError, ToolError
 if TYPE_CHECKING:
     from forge.config import Settings
 
-SEARCH_ENTRY_POINT_GROUP = "autogpt.search_backends"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36"
 MAX_TEXT_CHARS = 6000  # page text handed to the model, at most
 MAX_LINKS = 20
@@ -158,45 +157,43 @@ class SearxngBackend:
         ]
 
 
-_FACTORIES: dict[str, SearchBackendFactory] = {
-    "ddgs": lambda settings: DDGSBackend(timeout=settings.web_timeout),
-    "searxng": lambda settings: SearxngBackend(settings.searx_url, timeout=settings.web_timeout),
-}
+# Set for this process by register_search_backend (tests, benchmarks); checked before the plugins.
+_OVERRIDES: dict[str, SearchBackendFactory] = {}
 
 
 def register_search_backend(name: str, factory: SearchBackendFactory) -> None:
-    """Make `factory(settings)` available as search backend `name` (replaces an existing one)."""
-    _FACTORIES[name] = factory
+    """Make `factory(settings)` search backend `name` in this process (over a plugin's of that name)."""
+    _OVERRIDES[name] = factory
 
 
 def unregister_search_backend(name: str) -> None:
-    _FACTORIES.pop(name, None)
+    _OVERRIDES.pop(name, None)
+
+
+def search_backend_names() -> list[str]:
+    from forge.plugins import get_plugins
+
+    return sorted({*_OVERRIDES, *get_plugins().search_backends()})
 
 
 def get_search_backend(name: str, settings: Settings | None = None) -> SearchBackend:
-    """The backend registered as `name`, else one from the `autogpt.search_backends` entry points."""
-    factory = _FACTORIES.get(name)
+    """The backend registered as `name` (by register_search_backend, else by a plugin)."""
+    factory = _OVERRIDES.get(name)
     if factory is None:
-        for ep in _entry_points():
-            if ep.name == name:
-                factory = _FACTORIES[name] = ep.load()
-                break
-    if factory is None:
-        known = sorted({*_FACTORIES, *(ep.name for ep in _entry_points())})
-        raise ConfigError(
-            f"unknown search backend {name!r}; set AUTOGPT_SEARCH_BACKEND to one of: {', '.join(known)}"
-        )
+        from forge.plugins import get_plugins
+
+        entry = get_plugins().search_backends().get(name)
+        if entry is None:
+            raise ConfigError(
+                f"unknown search backend {name!r}; set AUTOGPT_SEARCH_BACKEND to one of: "
+                + ", ".join(search_backend_names())
+            )
+        factory = entry.obj
     if settings is None:
         from forge.config import Settings
 
         settings = Settings()
     return factory(settings)
-
-
-def _entry_points() -> list[Any]:
-    from importlib.metadata import entry_points
-
-    return list(entry_points(group=SEARCH_ENTRY_POINT_GROUP))
 
 
 def format_results(query: str, results: list[SearchResult]) -> str:

@@ -1,7 +1,6 @@
-"""`LiteLLMModel`: every model the agent talks to, API or embedded, through `litellm.completion`.
+"""`LiteLLMModel`: hosted and self-hosted models (OpenAI, Anthropic, Ollama, vLLM, ...) through litellm.
 
 How the decision is asked for depends on what the model can do:
-  * embedded (`local/...`): decoding constrained by the strict decision schema (always valid JSON);
   * native function calling: `tools=` with tool_choice "required"; the content keeps the thoughts;
   * otherwise JSON mode (`response_format={"type": "json_object"}`) where supported, else plain text.
 A provider that rejects a structured mode with a 400 is asked again one mode lower, once per mode.
@@ -9,25 +8,30 @@ A provider that rejects a structured mode with a 400 is asked again one mode low
 Retries are ours alone (litellm's and the OpenAI SDK's are turned off): exponential backoff with
 jitter on 429, 5xx, timeouts and connection errors, honouring Retry-After. 401/403 are never
 retried and name the environment variable to fix.
+
+`complete` runs litellm's sync client on a worker thread: litellm caches async HTTP clients across
+event loops, which breaks callers that run one loop per call (`asyncio.run`); its sync clients are
+loop-free. `stream` uses `acompletion(stream=True)` on the caller's loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from forge.errors import LLMAuthError, LLMError, MissingAPIKeyError, ModelNotFoundError
-from forge.llm.base import LLMResponse, ToolCall, Usage
-from forge.llm.env import import_litellm, load_dotenv_keys
+from forge.models.base import DEFAULT_REPLY_TOKENS, LLMResponse, Model, ToolCall, Usage
+from forge.models.env import import_litellm
+from forge.models.options import LLMOptions
 
 if TYPE_CHECKING:
-    from forge.config import Settings
     from forge.tools.base import Tool
 
 log = logging.getLogger(__name__)
@@ -35,8 +39,6 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 30.0
 RETRY_AFTER_MAX_S = 120.0  # a longer Retry-After is clamped; the user sees the attempt count instead
-# Every decision fits: the bounded decision schema allows at most ~2,000 characters (>= 1 char per token).
-LOCAL_MAX_TOKENS = 2048
 
 MODE_SCHEMA, MODE_TOOLS, MODE_JSON, MODE_TEXT = "schema", "tools", "json", "text"
 
@@ -82,9 +84,12 @@ def key_env_var(model: str, missing: Sequence[str] = ()) -> str:
     return f"{provider.upper() or 'PROVIDER'}_API_KEY"
 
 
-def missing_keys(model: str, api_base: str | None = None) -> list[str]:
+def missing_keys(model: str, api_base: str | None = None, api_key: str | None = None) -> list[str]:
     """Environment variables the model still needs, per litellm.validate_environment; a variable
-    set to an empty string (a common `KEY=` in .env or CI) counts as missing too."""
+    set to an empty string (a common `KEY=` in .env or CI) counts as missing too. A key passed as
+    an argument stands in for all of them."""
+    if api_key:
+        return []
     litellm = import_litellm()
     provider = provider_of(model)
     if provider in KEYLESS_PROVIDERS:
@@ -150,31 +155,26 @@ def _short(exc: BaseException, limit: int = 200) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
-class LiteLLMModel:
-    """A ChatModel backed by litellm: any provider litellm knows, plus `local/<name>`."""
+class LiteLLMModel(Model):
+    """Any provider litellm knows, configured by `LLMOptions`."""
 
     def __init__(
         self,
         model: str,
-        settings: Settings,
+        options: LLMOptions | None = None,
         *,
-        api_base: str | None = None,
-        max_tokens: int | None = None,
         backoff_base: float = BACKOFF_BASE_S,
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.name = model
-        self.settings = settings
-        self.is_local = model.startswith("local/")
-        self.api_base = None if self.is_local else (api_base or settings.api_base)
-        self.max_tokens = (
-            max_tokens if max_tokens is not None else (LOCAL_MAX_TOKENS if self.is_local else None)
-        )
+        self.options = options or LLMOptions()
+        self.api_base = self.options.api_base
+        self.max_tokens = self.options.max_tokens
         self.backoff_base = backoff_base
         self._sleep = sleep
         self._caps: dict[str, Any] | None = None
         self._rejected_modes: set[str] = set()
-        load_dotenv_keys()
+        self._window: int | None = None
 
     # Capabilities -----------------------------------------------------------------------------
     def _capabilities(self) -> dict[str, Any]:
@@ -199,12 +199,31 @@ class LiteLLMModel:
             }
         return self._caps
 
+    @property
+    def context_window(self) -> int | None:
+        """The user's override, else litellm's model map (None when the model is not in it)."""
+        if self.options.context_window:
+            return self.options.context_window
+        if self._window is None:
+            try:
+                info = import_litellm().get_model_info(self.name)
+            except Exception:
+                info = {}
+            value = info.get("max_input_tokens") or info.get("max_tokens")
+            self._window = int(value) if value else 0
+        return self._window or None
+
+    @property
+    def max_reply_tokens(self) -> int:
+        return self.max_tokens or DEFAULT_REPLY_TOKENS
+
+    def uses_native_tools(self, tools: Sequence[Tool]) -> bool:
+        return self.mode(tools=tools, decision_schema={}) == MODE_TOOLS
+
     def mode(self, *, tools: Sequence[Tool] = (), decision_schema: dict[str, Any] | None = None) -> str:
         """How the next decision will be requested (see the module docstring)."""
         if not tools and decision_schema is None:
             return MODE_TEXT
-        if self.is_local:
-            return MODE_SCHEMA
         caps = self._capabilities()
         for mode, able in (
             (MODE_TOOLS, caps["native_tools"] and bool(tools)),
@@ -234,18 +253,23 @@ class LiteLLMModel:
         return kwargs
 
     # Calls --------------------------------------------------------------------------------------
-    def complete(
+    async def complete(
         self,
         messages: list[dict[str, Any]],
         *,
         tools: Sequence[Tool] = (),
         decision_schema: dict[str, Any] | None = None,
     ) -> LLMResponse:
-        if self.is_local:
-            # Load here, not inside the provider, so a missing model is a ConfigError, not a retry.
-            from forge.llm.local import get_local_llama
+        return await asyncio.to_thread(self.complete_blocking, messages, tools=tools, decision_schema=decision_schema)
 
-            get_local_llama(self.settings, self.name.split("/", 1)[1])
+    def complete_blocking(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: Sequence[Tool] = (),
+        decision_schema: dict[str, Any] | None = None,
+    ) -> LLMResponse:
+        """`complete` on the calling thread (retry sleeps included)."""
         while True:
             mode = self.mode(tools=tools, decision_schema=decision_schema)
             try:
@@ -256,7 +280,7 @@ class LiteLLMModel:
                 continue
             return self._to_llm_response(response)
 
-    def stream(
+    async def stream(
         self,
         messages: list[dict[str, Any]],
         *,
@@ -264,24 +288,29 @@ class LiteLLMModel:
         max_tokens: int | None = None,
         on_usage: Callable[[Usage], None] | None = None,
         **extra: Any,
-    ) -> Iterator[str]:
+    ) -> AsyncIterator[str]:
         """Plain-text completion, yielded piece by piece as the provider streams it.
 
         Only opening the stream is retried (a half-streamed answer cannot be taken back).
         `on_usage` gets the call's usage when the provider reports it, at the end."""
-        if self.is_local:
-            from forge.llm.local import get_local_llama
-
-            get_local_llama(self.settings, self.name.split("/", 1)[1])
+        litellm = import_litellm()
         request: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}, **extra}
         if temperature is not None:
             request["temperature"] = temperature
         if max_tokens is not None:
             request["max_tokens"] = max_tokens
-        response = self._call_with_retries(messages, request)
+        kwargs = {**self._completion_kwargs(), **request, "messages": messages}
+        retries = max(0, self.options.max_retries)
+        response: Any = None
+        for attempt in range(retries + 1):
+            try:
+                response = await litellm.acompletion(**kwargs)
+                break
+            except Exception as exc:
+                await asyncio.sleep(self._retry_delay(exc, attempt, retries, structured=False))
         usage = Usage()
         try:
-            for chunk in response:
+            async for chunk in response:
                 choices = getattr(chunk, "choices", None) or []
                 text = getattr(getattr(choices[0], "delta", None), "content", None) if choices else None
                 if text:
@@ -296,17 +325,19 @@ class LiteLLMModel:
     def _completion_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "model": self.name,
-            "temperature": self.settings.temperature,
-            "timeout": self.settings.llm_timeout,
+            "temperature": self.options.temperature,
+            "timeout": self.options.timeout,
             "num_retries": 0,  # our retry loop is the only policy...
             "max_retries": 0,  # ...and the OpenAI SDK's own retries are off too
             "drop_params": True,  # e.g. a model that only accepts temperature=1
         }
         if self.max_tokens is not None:
             kwargs["max_tokens"] = self.max_tokens
+        if self.options.api_key:
+            kwargs["api_key"] = self.options.api_key
         if self.api_base:
             kwargs["api_base"] = self.api_base
-            if missing_keys(self.name, self.api_base):
+            if not self.options.api_key and missing_keys(self.name, self.api_base):
                 # Self-hosted OpenAI-compatible servers ignore the key, but the SDK insists on one.
                 kwargs["api_key"] = "no-key-required"
         return kwargs
@@ -314,34 +345,32 @@ class LiteLLMModel:
     def _call_with_retries(self, messages: list[dict[str, Any]], request: dict[str, Any]) -> Any:
         litellm = import_litellm()
         kwargs = {**self._completion_kwargs(), **request, "messages": messages}
-        retries = 0 if self.is_local else max(0, self.settings.llm_max_retries)
+        retries = max(0, self.options.max_retries)
+        structured = "response_format" in request or "tools" in request
         for attempt in range(retries + 1):
             try:
                 return litellm.completion(**kwargs)
             except Exception as exc:
-                structured = not self.is_local and ("response_format" in request or "tools" in request)
-                retryable = self._classify(exc, structured=structured)  # raises for what the user must fix
-                if not retryable or self.is_local:
-                    raise LLMError(f"{self.name} failed: {_short(exc)}") from exc
-                if attempt >= retries:
-                    raise LLMError(
-                        f"{self.name} failed after {_attempts(attempt + 1)}: {_short(exc)}; check the "
-                        "provider's status and your network, or raise AUTOGPT_LLM_MAX_RETRIES"
-                    ) from exc
-                delay = _retry_after_of(exc)
-                if delay is None:
-                    backoff = min(BACKOFF_MAX_S, self.backoff_base * 2**attempt)
-                    delay = backoff / 2 + random.uniform(0, backoff / 2)  # jitter spreads clients apart
-                log.warning(
-                    "%s: %s; retrying in %.1f s (attempt %d of %d)",
-                    self.name,
-                    _short(exc, 120),
-                    delay,
-                    attempt + 2,
-                    retries + 1,
-                )
-                self._sleep(delay)
+                self._sleep(self._retry_delay(exc, attempt, retries, structured=structured))
         raise AssertionError("unreachable")
+
+    def _retry_delay(self, exc: Exception, attempt: int, retries: int, *, structured: bool) -> float:
+        """Seconds to wait before trying again; raises when the error is not worth a retry."""
+        retryable = self._classify(exc, structured=structured)  # raises for what the user must fix
+        if not retryable:
+            raise LLMError(f"{self.name} failed: {_short(exc)}") from exc
+        if attempt >= retries:
+            raise LLMError(
+                f"{self.name} failed after {_attempts(attempt + 1)}: {_short(exc)}; check the "
+                "provider's status and your network, or raise AUTOGPT_LLM_MAX_RETRIES"
+            ) from exc
+        delay = _retry_after_of(exc)
+        if delay is None:
+            backoff = min(BACKOFF_MAX_S, self.backoff_base * 2**attempt)
+            delay = backoff / 2 + random.uniform(0, backoff / 2)  # jitter spreads clients apart
+        what = _short(exc, 120)
+        log.warning("%s: %s; retrying in %.1f s (attempt %d of %d)", self.name, what, delay, attempt + 2, retries + 1)
+        return delay
 
     def _classify(self, exc: Exception, *, structured: bool) -> bool:
         """True if worth retrying; raises at once for errors the user must fix."""
@@ -366,10 +395,9 @@ class LiteLLMModel:
                 f"model {self.name!r} was not found by the provider (404); check the name{hint}"
             )
         if isinstance(exc, litellm.ContextWindowExceededError):
-            bigger = "raise AUTOGPT_LOCAL_N_CTX" if self.is_local else "use a model with a larger context"
             raise LLMError(
                 f"the prompt is too long for {self.name}'s context window; lower AUTOGPT_HISTORY_STEPS "
-                f"or AUTOGPT_MAX_OBSERVATION_CHARS, or {bigger}"
+                "or AUTOGPT_MAX_OBSERVATION_CHARS, or use a model with a larger context"
             ) from exc
         if (
             structured
@@ -407,32 +435,34 @@ class LiteLLMModel:
         usage = getattr(response, "usage", None)
         prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion = int(getattr(usage, "completion_tokens", 0) or 0)
-        cost = 0.0
-        if not self.is_local:
-            try:
-                cost = float(import_litellm().completion_cost(completion_response=response) or 0.0)
-            except Exception:  # unknown price (custom or self-hosted model): report zero, never fail
-                cost = 0.0
+        try:
+            cost = float(import_litellm().completion_cost(completion_response=response) or 0.0)
+        except Exception:  # unknown price (custom or self-hosted model): report zero, never fail
+            cost = 0.0
         return Usage(prompt, completion, cost)
 
     # Tokens -------------------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
-        if self.is_local:
-            from forge.llm.local import count_local_tokens, get_local_llama
+        """tiktoken for OpenAI models (offline, from litellm's wheel); litellm's counter for others
+        (its bundled tokenizers), falling back to cl100k, a fair estimate for most BPE vocabularies."""
+        if not text:
+            return 0
+        from forge.models.tokens import tiktoken_encoding
 
-            name = self.name.split("/", 1)[1]
-            get_local_llama(self.settings, name)
-            return count_local_tokens(text, name)
+        if _is_openai(self.name):
+            return len(tiktoken_encoding(self.name).encode(text, disallowed_special=()))
         try:
             return int(import_litellm().token_counter(model=self.name, text=text))
         except Exception:
-            return max(1, len(text) // 4)
+            return len(tiktoken_encoding("gpt-4").encode(text, disallowed_special=()))
 
     def close(self) -> None:
-        """Nothing per instance: HTTP clients are litellm's and the embedded model is closed at exit."""
+        """Nothing per instance: the HTTP clients are litellm's."""
 
-    def __repr__(self) -> str:
-        return f"LiteLLMModel({self.name!r})"
+
+def _is_openai(model: str) -> bool:
+    name = model.removeprefix("openai/")
+    return model.startswith("openai/") or name.startswith(("gpt-", "o1", "o3", "o4", "chatgpt-", "text-embedding"))
 
 
 # What the OpenAI and Anthropic SDKs say when they have no key; litellm reports it as a 500.
@@ -455,3 +485,24 @@ def _parse_arguments(raw: Any) -> dict[str, Any] | str:
     except (TypeError, json.JSONDecodeError):
         return str(raw)
     return value if isinstance(value, dict) else str(raw)
+
+
+UNKNOWN_MODEL_HINT = (
+    "use a litellm model string like openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, "
+    "ollama/llama3.1 (with --api-base), or local/smollm2"
+)
+
+
+def check_litellm_model(model: str, options: LLMOptions) -> None:
+    """Fail before the first call, in one line naming the fix, on an unknown model or a missing key."""
+    litellm = import_litellm()
+    try:
+        litellm.get_llm_provider(model)
+    except Exception:
+        raise ModelNotFoundError(f"unknown model {model!r}; {UNKNOWN_MODEL_HINT}") from None
+    # With an api_base (a self-hosted or OpenAI-compatible server) a key is optional: the server
+    # answers 401 if it wants one, and that error names the variable too.
+    if not options.api_base:
+        missing = missing_keys(model, api_key=options.api_key)
+        if missing:
+            raise MissingAPIKeyError(key_env_var(model, missing), model)

@@ -1,0 +1,1 @@
+"""The built-in tools, blocks, models and search backends, registered like any third-party plugin."""

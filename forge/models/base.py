@@ -1,0 +1,123 @@
+"""The model base class every backend subclasses, and what a call returns.
+
+A model owns everything the agent needs to budget a prompt: `count_tokens` and `context_window`
+come from the object, never from a name prefix, so a user's own subclass gets correct budgets
+and streaming by overriding them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from forge.tools.base import Tool
+
+# Reply room when a model states no output cap of its own.
+DEFAULT_REPLY_TOKENS = 4096
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.cost_usd + other.cost_usd,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": self.cost_usd,
+        }
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: dict[str, Any] | str
+
+
+@dataclass
+class LLMResponse:
+    """One completion. `content` holds the decision JSON (or the thoughts, when the provider
+    returned the tool as a native `tool_calls` entry)."""
+
+    content: str | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""
+
+
+class Model(ABC):
+    """A chat model. Subclasses implement `complete`; everything else has a working default.
+
+    `complete` returns the next decision: `tools` enables native function calling where the
+    provider has it, `decision_schema` is the strict JSON schema of a whole decision (for
+    schema-constrained decoding or JSON mode). `stream` yields plain text as it is generated.
+    """
+
+    name: str = "model"
+
+    @abstractmethod
+    async def complete(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: Sequence[Tool] = (),
+        decision_schema: dict[str, Any] | None = None,
+    ) -> LLMResponse: ...
+
+    async def stream(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        on_usage: Callable[[Usage], None] | None = None,
+        **extra: Any,
+    ) -> AsyncIterator[str]:
+        """Plain-text completion piece by piece. Default: the whole answer of `complete` as one
+        piece, for models that cannot stream. `on_usage` gets the call's usage at the end."""
+        response = await self.complete(messages)
+        if response.content:
+            yield response.content
+        if on_usage is not None:
+            on_usage(response.usage)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` in this model's vocabulary. Default: ~4 characters a token."""
+        return max(1, len(text) // 4) if text else 0
+
+    @property
+    def context_window(self) -> int | None:
+        """Input context length in tokens, or None when unknown (the agent then assumes a default)."""
+        return None
+
+    @property
+    def max_reply_tokens(self) -> int:
+        """Tokens the prompt budget leaves free for the reply."""
+        return DEFAULT_REPLY_TOKENS
+
+    def uses_native_tools(self, tools: Sequence[Tool]) -> bool:
+        """True when `complete` sends the tools' function specs to the provider (they then count
+        against the same context window as the prompt)."""
+        return False
+
+    def close(self) -> None:  # noqa: B027 - optional to override: most models hold nothing
+        """Free what the model holds (connections, loaded weights). Safe to call twice."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+# The name the agent and blocks used before the base class existed.
+ChatModel = Model
