@@ -23,7 +23,7 @@ def test_users_folder_overrides_one_file_and_the_rest_fall_back(settings, tmp_pa
     mine.mkdir()
     (mine / "system.txt").write_text("I am $ai_name and I follow my own rules.\n$tools\n")
     settings.prompts_dir = mine
-    builder = PromptBuilder(settings, ToolRegistry(), "a goal")
+    builder = PromptBuilder.from_options(settings, ToolRegistry(), "a goal")
     assert builder.system_message["content"].startswith(f"I am {settings.ai_name} and I follow my own rules.")
     # step.txt is not in the folder: the shipped one is used.
     step = builder.messages([], 1, [])[-1]["content"]

@@ -87,7 +87,8 @@ def main() -> None:
     tools = ToolRegistry.from_plugins()
     schema = decision_schema(tools)
     grammar = _grammar(json.dumps(schema))
-    agent_messages = PromptBuilder(settings, tools, GOAL).messages([], 1, [])  # the agent's real first prompt
+    # the agent's real first prompt
+    agent_messages = PromptBuilder.from_options(settings, tools, GOAL).messages([], 1, [])
 
     def ours_text() -> tuple[int, str]:
         r = run_sync(model.complete(TEXT_PROMPT))

@@ -27,7 +27,7 @@ def main() -> None:
 
     enc = tiktoken.get_encoding("cl100k_base")
     tools = ToolRegistry.from_plugins()
-    system = PromptBuilder(Settings(_env_file=None), tools, "goal").system_message["content"]
+    system = PromptBuilder.from_options(Settings(), tools, "goal").system_message["content"]
     specs = json.dumps([t.function_spec() for t in tools])
     n_system = len(enc.encode(system))
     n_specs = len(enc.encode(specs))

@@ -262,8 +262,12 @@ class BaseAgent:
             return self.stop(Status.USER_QUIT, "interrupted with Ctrl-C")
 
     def run_sync(self, approve: Approver | None = None) -> Outcome:
-        """`run` for synchronous code (the CLI)."""
-        return asyncio.run(self.run(approve))
+        """`run` for synchronous code (the CLI). Ctrl-C while the loop waits (a model call in a
+        worker thread) lands outside the coroutine: the run still ends as `user_quit`."""
+        try:
+            return asyncio.run(self.run(approve))
+        except KeyboardInterrupt:
+            return self.outcome or self.stop(Status.USER_QUIT, "interrupted with Ctrl-C")
 
     async def step(self, approve: Approver | None = None, user_input: str | None = None) -> Outcome | None:
         """Run one cycle. Returns the outcome when the run ended, else None.

@@ -113,6 +113,13 @@ class PromptBuilder:
         self.step_template = Template(load_template("step.txt", d))
         self.last_stats: PromptStats | None = None
 
+    @classmethod
+    def from_options(cls, options: Any, tools: ToolRegistry, goal: str, **kwargs: Any) -> PromptBuilder:
+        """A builder configured from a larger options object (the CLI's Settings)."""
+        from forge.agent.config import profile_from_options
+
+        return cls(profile_from_options(options), AgentConfig.from_options(options), tools, goal, **kwargs)
+
     def _count(self, text: str) -> int:
         return count_text(self.model, text)
 
