@@ -1,6 +1,8 @@
 """What the sandbox's hardening costs per run: the set-uid strip over a 10k-file workspace, the
 memory guard (cgroup create + remove), and a whole trivial run in each memory mechanism, with
-bubblewrap and without (`none`: the gate, limits and supervision alone).
+bubblewrap and without (`none`: the gate, limits and supervision alone). Last, how a sandboxed
+process gets its limits: the /bin/sh gate limited from outside (what sandbox.py does) against the
+`preexec_fn` it replaced, whose fork copies the whole parent (an agent holds hundreds of MB).
 
     python benchmark/perf/bench_sandbox_overhead.py
 """
@@ -8,15 +10,18 @@ bubblewrap and without (`none`: the gate, limits and supervision alone).
 from __future__ import annotations
 
 import os
+import resource
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from forge.config import Settings
 from forge.security.permissions import strip_setid
+from forge.tools import sandbox
 from forge.tools.sandbox import run_python
-from forge.tools.sandbox_memory import MECHANISMS, open_guard, unavailable
+from forge.tools.sandbox_memory import MECHANISMS, MemoryGuard, open_guard, unavailable
 
 FILES, PER_DIR, RUNS = 10_000, 100, 15
 
@@ -28,6 +33,38 @@ def median_ms(fn, runs: int = RUNS) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1000
+
+
+def spawn_with_gate(limits: sandbox.Limits) -> None:
+    proc = subprocess.Popen([*sandbox.GATE, "/bin/true"], stdin=subprocess.PIPE, start_new_session=True)
+    assert proc.stdin is not None
+    sandbox._apply_limits(proc.pid, limits, MemoryGuard(limits.memory_mb))
+    os.write(proc.stdin.fileno(), b"\n")
+    proc.stdin.close()
+    proc.wait()
+
+
+def spawn_with_preexec_fn(limits: sandbox.Limits) -> None:
+    rlimits = sandbox._rlimits(limits)
+
+    def apply() -> None:
+        os.nice(sandbox.NICE_INCREMENT)
+        for which, values in rlimits:
+            resource.setrlimit(which, values)
+
+    subprocess.Popen(["/bin/true"], stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=apply).wait()
+
+
+def spawn_costs() -> None:
+    limits = sandbox.Limits(timeout=30, memory_mb=512, max_processes=64, output_chars=10_000)
+    for ballast_mb in (0, 400):
+        ballast = bytearray(ballast_mb << 20)
+        for i in range(0, len(ballast), 4096):
+            ballast[i] = 1  # resident, as an agent's memory is
+        gate = median_ms(lambda: spawn_with_gate(limits), runs=100)
+        pre = median_ms(lambda: spawn_with_preexec_fn(limits), runs=100)
+        print(f"start a limited process, parent +{ballast_mb} MB resident: gate {gate:.1f} ms, preexec_fn {pre:.1f} ms")
+        del ballast
 
 
 def main() -> None:
@@ -64,6 +101,7 @@ def main() -> None:
                 runs[mode] = median_ms(lambda s=settings, w=small: run_python(w, s, code="pass"))
             print(f"{mechanism}: guard create+remove {guard_ms:.2f} ms; a trivial run {runs['bwrap']:.0f} ms "
                   f"with bwrap, {runs['none']:.0f} ms without")
+    spawn_costs()
 
 
 if __name__ == "__main__":

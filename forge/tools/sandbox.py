@@ -35,7 +35,8 @@ threads). The child starts as a tiny /bin/sh gate that waits for one line on its
 the parent sets its rlimits (prlimit(2)) and niceness and moves it into the memory guard's cgroup,
 then opens the gate and the shell execs bwrap (or the command) with all of that inherited. Nothing
 has forked yet at that point, so every descendant is born inside the limits. If the parent dies
-first, the gate reads EOF and nothing runs.
+first, the gate reads EOF and nothing runs. It is also cheaper: without preexec_fn Python can
+vfork instead of copying the whole agent (benchmark/perf/bench_sandbox_overhead.py).
 """
 
 from __future__ import annotations
