@@ -8,13 +8,33 @@ Backends import lazily: `forge.models.litellm_model` (litellm, seconds to import
 `forge.models.local` (llama.cpp) and `forge.models.scripted` (tests) load only when used.
 """
 
-from forge.models.base import ChatModel, LLMResponse, Model, ToolCall, Usage
-from forge.models.env import setup_environment
-from forge.models.options import LLMOptions
-from forge.models.registry import get_model
-from forge.models.scripted import ScriptedModel, decision
-from forge.models.sync import run_sync
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from forge.models.base import ChatModel, LLMResponse, Model, ToolCall, Usage
+    from forge.models.env import setup_environment
+    from forge.models.options import LLMOptions
+    from forge.models.registry import get_model
+    from forge.models.scripted import ScriptedModel, decision
+    from forge.models.sync import run_sync
+
+# Resolved on first use, so importing one submodule (the CLI's forge.models.env) stays cheap.
+_EXPORTS = {
+    "ChatModel": "base",
+    "LLMResponse": "base",
+    "Model": "base",
+    "ToolCall": "base",
+    "Usage": "base",
+    "setup_environment": "env",
+    "LLMOptions": "options",
+    "get_model": "registry",
+    "ScriptedModel": "scripted",
+    "decision": "scripted",
+    "run_sync": "sync",
+}
 __all__ = [
     "ChatModel",
     "LLMOptions",
@@ -28,3 +48,12 @@ __all__ = [
     "run_sync",
     "setup_environment",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'forge.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"forge.models.{module}"), name)
+    globals()[name] = value
+    return value
