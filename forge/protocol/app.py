@@ -73,9 +73,15 @@ class ProtocolMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
+        over = False  # the body went over the limit: whatever the app answers, the client gets 413
 
         async def send_no_store(message: Message) -> None:
             nonlocal started
+            if over:
+                if not started:
+                    started = True
+                    await self._too_large(send)
+                return
             if message["type"] == "http.response.start":
                 started = True
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
@@ -85,17 +91,18 @@ class ProtocolMiddleware:
         if scope["method"] == "POST" and scope["path"].endswith("/artifacts"):
             length = dict(scope.get("headers", [])).get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body:
-                await self._too_large(send_no_store)
+                await self._too_large(send)
                 return
             seen = 0
             inner = receive
 
             async def receive_limited() -> Message:
-                nonlocal seen
+                nonlocal seen, over
                 message = await inner()
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
-                    raise _BodyTooLarge
+                    over = True
+                    raise _BodyTooLarge  # the form parser stops reading (and may answer 400: replaced)
                 return message
 
             receive = receive_limited
@@ -103,11 +110,13 @@ class ProtocolMiddleware:
             await self.app(scope, receive, send_no_store)
         except _BodyTooLarge:
             if not started:
-                await self._too_large(send_no_store)
+                started = True
+                await self._too_large(send)
 
     async def _too_large(self, send: Callable[[Message], Awaitable[None]]) -> None:
         response = error_response(413, f"upload too large (limit {self.max_body - MULTIPART_ALLOWANCE} bytes); "
                                        "send a smaller file or raise AUTOGPT_MAX_UPLOAD_MB")
+        response.headers["cache-control"] = "no-store"
         await response({"type": "http"}, _no_receive, send)
 
 
