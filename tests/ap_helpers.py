@@ -57,7 +57,8 @@ class Server:
         raise AssertionError(f"no heartbeat: {self.log.read_text()}")
 
     def client(self, **kw: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url + "/ap/v1", timeout=60, **kw)
+        kw.setdefault("timeout", 60)
+        return httpx.Client(base_url=self.url + "/ap/v1", **kw)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
