@@ -24,11 +24,13 @@ DRIVER = textwrap.dedent('''
     async def main(url, upload):
         async with ApiClient(Configuration(host=url)) as client:
             api = AgentApi(client)
-            task = await api.create_agent_task(task_request_body=TaskRequestBody(input="Write Washington to out/answer.txt"))
+            body = TaskRequestBody(input="Write Washington to out/answer.txt")
+            task = await api.create_agent_task(task_request_body=body)
             art = await api.upload_agent_task_artifacts(task_id=task.task_id, file=upload, relative_path="in/put")
             steps = []
             while True:
-                step = await api.execute_agent_task_step(task_id=task.task_id, step_request_body=StepRequestBody(input="y"))
+                approve = StepRequestBody(input="y")
+                step = await api.execute_agent_task_step(task_id=task.task_id, step_request_body=approve)
                 steps.append({"status": step.status, "is_last": step.is_last, "name": step.name,
                               "artifacts": [a.relative_path for a in step.artifacts]})
                 if step.is_last or len(steps) > 10:

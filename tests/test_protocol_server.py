@@ -9,11 +9,9 @@ import socket
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
-
 from ap_helpers import AUTOGPT, Server, decision, write_script
 
 WRITE_THEN_FINISH = [
@@ -47,8 +45,8 @@ def test_full_task_over_plain_http(server, tmp_path):
 
         first = c.post(f"/agent/tasks/{tid}/steps", json={}).json()
         assert first["status"] == "completed" and not first["is_last"] and first["name"] == "write_file"
-        assert first["additional_output"]["use_tool"] == {"name": "write_file",
-                                                          "arguments": {"path": "out/answer.txt", "content": "Washington"}}
+        proposed = {"name": "write_file", "arguments": {"path": "out/answer.txt", "content": "Washington"}}
+        assert first["additional_output"]["use_tool"] == proposed
         assert "write it" in first["output"] and "Proposed action: write_file" in first["output"]
         second = c.post(f"/agent/tasks/{tid}/steps", json={"input": "y"}).json()
         assert "Result of write_file (ok)" in second["output"]

@@ -31,8 +31,10 @@ class TaskRequestBody(BaseModel):
 class StepRequestBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    input: str | None = Field(default=None, description="'y' or empty approves the proposed action; other text is feedback.",
-                              max_length=100_000)
+    input: str | None = Field(
+        default=None, description="'y' or empty approves the proposed action; other text is feedback.",
+        max_length=100_000,
+    )
     additional_input: dict[str, Any] | None = None
 
 
@@ -40,7 +42,9 @@ class Artifact(BaseModel):
     artifact_id: str
     agent_created: bool
     file_name: str
-    relative_path: str | None = Field(default=None, description="Path of the file in the task's workspace (with its name).")
+    relative_path: str | None = Field(
+        default=None, description="Path of the file in the task's workspace (with its name)."
+    )
     created_at: datetime
     modified_at: datetime
 
