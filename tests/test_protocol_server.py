@@ -374,3 +374,13 @@ def test_custom_agent_class_and_step_time_limit(tmp_path):
             assert s.status_code == 200, s.text
     finally:
         srv.stop()
+
+
+def test_docs_are_served_offline(server):
+    page = httpx.get(server.url + "/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text and "cdn." not in page.text
+    script = next(src for src in __import__("re").findall(r'src="([^"]+)"', page.text) if "swagger-ui-bundle" in src)
+    assert httpx.get(server.url + script).status_code == 200
+    spec = httpx.get(server.url + "/openapi.json").json()
+    assert {"/ap/v1/agent/tasks", "/ap/v1/agent/tasks/{task_id}/steps/{step_id}",
+            "/ap/v1/agent/tasks/{task_id}/artifacts/{artifact_id}"} <= set(spec["paths"])

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, UploadFile
 from fastapi.responses import Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from forge.config import Settings
@@ -54,6 +55,7 @@ Message = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
 MULTIPART_ALLOWANCE = 64 * 1024  # headers and the relative_path field around the file itself
 DB_FILE = "protocol.sqlite3"
+BEARER = HTTPBearer(auto_error=False, description="AUTOGPT_API_KEY, when the server has one")
 
 
 class _BodyTooLarge(Exception):
@@ -246,7 +248,10 @@ def create_app(settings: Settings, config: ServerConfig | None = None, builder: 
         yield
         server.close()
 
-    app = FastAPI(
+    from fastapi_offline import FastAPIOffline
+
+    # FastAPIOffline: /docs and /redoc with their scripts served from the package, not from a CDN.
+    app = FastAPIOffline(
         title="AutoGPT Agent Protocol",
         version="v1",
         description="Agent Protocol v1 (https://agentprotocol.ai) served by Forge.",
@@ -258,11 +263,11 @@ def create_app(settings: Settings, config: ServerConfig | None = None, builder: 
 
     expected = config.api_key.get_secret_value().encode() if config.api_key else None
 
-    async def require_key(request: Request) -> None:
+    async def require_key(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
         if expected is None:
             return
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+        token = credentials.credentials.encode() if credentials is not None else b""
+        if not hmac.compare_digest(token, expected):  # constant time: the key is not guessable byte by byte
             raise ApiError(401, "missing or wrong API key; send the header 'Authorization: Bearer <AUTOGPT_API_KEY>'")
 
     api = APIRouter(prefix="/ap/v1", tags=["agent"], dependencies=[Depends(require_key)])
