@@ -12,6 +12,7 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -144,7 +145,9 @@ class ProtocolServer:
     def __init__(self, settings: Settings, config: ServerConfig, builder: AgentBuilder | None):
         self.settings = settings
         self.config = config
-        self.factory = SessionFactory(settings, builder)
+        # Steps mostly wait on the model provider: many threads, not asyncio's default handful per core.
+        self.executor = ThreadPoolExecutor(max_workers=config.max_parallel_steps, thread_name_prefix="ap-step")
+        self.factory = SessionFactory(settings, builder, self.executor)
         data = private_dir(settings.workspace)
         self.store = Store(Path(data) / DB_FILE)
         recovered = self.store.recover_interrupted_steps()
@@ -237,6 +240,7 @@ class ProtocolServer:
         if callable(close):
             close()
         self.store.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
 
 def create_app(settings: Settings, config: ServerConfig | None = None, builder: AgentBuilder | None = None) -> FastAPI:

@@ -14,5 +14,6 @@ class ServerConfig(BaseModel):
     api_key: SecretStr | None = None
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
     step_timeout: float = Field(default=600.0, gt=0)
+    max_parallel_steps: int = Field(default=32, ge=1)  # steps (of different tasks) running at once
     # Idle task sessions kept open (each holds its run log); older ones are closed and reopened on demand.
     max_open_sessions: int = Field(default=256, ge=1)

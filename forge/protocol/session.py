@@ -18,6 +18,7 @@ import importlib
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -58,8 +59,9 @@ def _call(decision: dict[str, Any] | None) -> str:
 
 
 class TaskSession:
-    def __init__(self, agent: Agent):
+    def __init__(self, agent: Agent, executor: Executor | None = None):
         self.agent = agent
+        self.executor = executor  # None: asyncio's default pool (a handful of threads)
         self.errors = 0
         self._thread: asyncio.Future[StepOutcome] | None = None
 
@@ -76,7 +78,7 @@ class TaskSession:
         """One step in a worker thread. Callers serialise steps of one session (one lock per task)."""
         if self.busy:
             raise SessionBusyError("the previous step of this task is still running; try again later")
-        self._thread = asyncio.ensure_future(asyncio.to_thread(self._step, input))
+        self._thread = asyncio.get_running_loop().run_in_executor(self.executor, self._step, input)
         try:
             return await asyncio.wait_for(asyncio.shield(self._thread), timeout)
         except TimeoutError:
@@ -189,9 +191,10 @@ class SessionFactory:
     so its file tools are confined to `<workspace>/agents/task-<id>/workspace`; runs go to
     `<workspace>/runs/` like any run."""
 
-    def __init__(self, settings: Settings, builder: AgentBuilder | None = None):
+    def __init__(self, settings: Settings, builder: AgentBuilder | None = None, executor: Executor | None = None):
         self.settings = settings
         self.builder = builder or BuiltinAgentBuilder()
+        self.executor = executor
 
     def task_settings(self, task_id: str) -> Settings:
         # Tasks are independent: no long-term memory shared between them (history summaries still work).
@@ -199,13 +202,13 @@ class SessionFactory:
 
     async def create(self, task_id: str, goal: str) -> TaskSession:
         settings = self.task_settings(task_id)
-        agent = await asyncio.to_thread(self.builder, goal, settings, None)
-        return TaskSession(agent)
+        agent = await asyncio.get_running_loop().run_in_executor(self.executor, self.builder, goal, settings, None)
+        return TaskSession(agent, self.executor)
 
     async def reopen(self, task_id: str, run_id: str) -> TaskSession:
         settings = self.task_settings(task_id)
-        agent = await asyncio.to_thread(self.builder, "", settings, run_id)
-        return TaskSession(agent)
+        agent = await asyncio.get_running_loop().run_in_executor(self.executor, self.builder, "", settings, run_id)
+        return TaskSession(agent, self.executor)
 
 
 class BuiltinAgentBuilder:
