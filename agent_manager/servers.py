@@ -200,7 +200,6 @@ def install_agent(paths: Paths, name: str, folder: Path) -> None:
     """pip install -e the agent into the project's .venv, without resolving dependencies again
     (the main project is already there). Skipped when the same pyproject is already installed."""
     from importlib import metadata
-    from importlib.util import find_spec
 
     key = hashlib.sha256((folder / "pyproject.toml").read_bytes() + str(folder).encode()).hexdigest()
     stamp = paths.state_dir / f"{name}.setup"
@@ -212,15 +211,26 @@ def install_agent(paths: Paths, name: str, folder: Path) -> None:
     if installed and stamp.is_file() and stamp.read_text() == key:
         return
     cmd = [str(paths.venv_bin / "python"), "-m", "pip", "install", "-q", "--no-deps"]
-    if find_spec("setuptools") is not None:  # build with the .venv's setuptools: no download, faster
-        cmd.append("--no-build-isolation")
+    if _can_build_here():
+        cmd.append("--no-build-isolation")  # the .venv's setuptools: no fresh build environment, faster
     print(f"Installing {name} into .venv (pip install -e {folder})", flush=True)
     result = subprocess.run([*cmd, "-e", str(folder)], capture_output=True, text=True)
     if result.returncode != 0:
-        tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
+        output = (result.stderr or result.stdout).strip().splitlines()
+        tail = " | ".join(([ln.strip() for ln in output if "error" in ln.lower()] or output)[-2:])
         raise AgentCommandError(f"could not install {name} ({tail}); fix {folder}/pyproject.toml or use --no-setup")
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(key)
+
+
+def _can_build_here() -> bool:
+    """setuptools builds wheels itself from 70.1; older ones need the `wheel` package beside them."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec("setuptools.command.bdist_wheel") is not None or find_spec("wheel") is not None
+    except ImportError:
+        return False
 
 
 def port_in_use(port: int) -> bool:
