@@ -115,6 +115,33 @@ def run(
     raise typer.Exit(code)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (keep 127.0.0.1 unless you set AUTOGPT_API_KEY).")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free port, printed at start).")] = 8000,
+    model: Annotated[
+        str | None, typer.Option(help="Model for every task (default local/smollm2; env AUTOGPT_MODEL).",
+                                 show_default=False),
+    ] = None,
+    api_base: Annotated[str | None, typer.Option(help="Base URL of the model server (Ollama, vLLM, ...).")] = None,
+    workspace: WorkspaceOpt = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(help="MODULE:ATTR of the agent to serve: an Agent subclass or a (goal, settings, run_id) "
+                          "-> agent callable (default: the built-in agent).", show_default=False),
+    ] = None,
+    max_iterations: Annotated[
+        int | None, typer.Option("--max-iterations", min=1, help="Cycles a task may run (default 25).")
+    ] = None,
+) -> None:
+    """Serve the agent over the Agent Protocol v1 (HTTP, /ap/v1): each task gets its own agent and folder."""
+    from autogpt_cli.serve_command import serve_command
+
+    settings = _settings(model=model, api_base=api_base, workspace=workspace, max_iterations=max_iterations)
+    serve_command(settings, host=host, port=port, agent=agent)
+
+
 @runs_app.command("list")
 def runs_list(workspace: WorkspaceOpt = None, json_output: JsonOpt = False) -> None:
     """List runs with their status, steps, tokens and cost."""

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 _BRACKETED_IPV6 = re.compile(r"^\[[0-9A-Fa-f:.]+\]")
@@ -119,6 +119,11 @@ class Settings(BaseModel):
     # Private/loopback/link-local destinations the web tools may reach anyway: hosts, host:port, IPs,
     # IP:port or CIDRs, as a JSON list or comma-separated (forge/security/netguard.py).
     web_allowlist: StrList = Field(default_factory=list)
+
+    # Agent Protocol server (`autogpt serve`): a set key requires `Authorization: Bearer <key>`.
+    api_key: SecretStr | None = None
+    step_timeout: float = Field(default=600.0, gt=0)  # seconds one protocol step may take
+    max_upload_mb: float = Field(default=100.0, gt=0)  # artifact uploads above this get 413
 
     @field_validator("constraints", "resources", "best_practices", "shell_allowlist", "shell_denylist", mode="before")
     @classmethod
