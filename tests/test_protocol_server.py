@@ -384,3 +384,21 @@ def test_docs_are_served_offline(server):
     spec = httpx.get(server.url + "/openapi.json").json()
     assert {"/ap/v1/agent/tasks", "/ap/v1/agent/tasks/{task_id}/steps/{step_id}",
             "/ap/v1/agent/tasks/{task_id}/artifacts/{artifact_id}"} <= set(spec["paths"])
+
+
+def test_failed_steps_are_completed_with_the_error_and_three_end_the_run(tmp_path):
+    model = write_script(tmp_path / "s.json", [decision("list_folder", path=".")])  # then the script runs out
+    srv = Server(tmp_path / "ws", model).start()
+    try:
+        with srv.client() as c:
+            tid = c.post("/agent/tasks", json={"input": "g"}).json()["task_id"]
+            c.post(f"/agent/tasks/{tid}/steps", json={})
+            failed = [c.post(f"/agent/tasks/{tid}/steps", json={}).json() for _ in range(3)]
+            for s in failed:
+                assert s["status"] == "completed" and "ran out of responses" in s["additional_output"]["error"]
+                assert s["output"].startswith("Result of list_folder") or s["output"].startswith("Error:")
+            assert [s["is_last"] for s in failed] == [False, False, True]
+            assert failed[-1]["additional_output"]["status"] == "error"
+            assert "Traceback" not in json.dumps(failed)
+    finally:
+        srv.stop()

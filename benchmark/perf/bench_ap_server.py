@@ -101,17 +101,30 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
 
 
-async def measure(port: int, seconds: float) -> dict[str, tuple[float, float, float, int]]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (its threads included), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+Result = tuple[float, float, float, int, float]  # req/s, p50 ms, p99 ms, errors, server CPU ms per request
+
+
+async def measure(port: int, pid: int, seconds: float) -> dict[str, Result]:
     body = json.dumps({"input": "Write Washington to output.txt", "additional_input": {}}).encode()
     post = request("POST", "/ap/v1/agent/tasks", body)
     await load(port, lambda i: post, 1.0)  # warm-up
     created: list[bytes] = []
+    cpu = cpu_seconds(pid)
     rate, lat, errors = await load(port, lambda i: post, seconds, created)
-    results = {"POST /tasks": (rate, pct(lat, 50), pct(lat, 99), errors)}
+    per_request = (cpu_seconds(pid) - cpu) * 1000 / len(lat)
+    results = {"POST /tasks": (rate, pct(lat, 50), pct(lat, 99), errors, per_request)}
     ids = [json.loads(b)["task_id"] for b in created[:1000]]
     gets = [request("GET", f"/ap/v1/agent/tasks/{tid}") for tid in ids]
+    cpu = cpu_seconds(pid)
     rate, lat, errors = await load(port, lambda i: gets[i % len(gets)], seconds)
-    results["GET /tasks/{id}"] = (rate, pct(lat, 50), pct(lat, 99), errors)
+    per_request = (cpu_seconds(pid) - cpu) * 1000 / len(lat)
+    results["GET /tasks/{id}"] = (rate, pct(lat, 50), pct(lat, 99), errors, per_request)
     return results
 
 
@@ -209,6 +222,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=5.0)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="bench-ap-"))
     model = script(tmp / "script.json", 20)
 
@@ -219,7 +233,7 @@ def main() -> None:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(), cwd=tmp)
     startup = wait_heartbeat(port, "/heartbeat", ours)
     try:
-        mine = asyncio.run(measure(port, args.duration))
+        mine = asyncio.run(measure(port, ours.pid, args.duration))
         first, rest = asyncio.run(step_latencies(port, 10, 21))
     finally:
         stop(ours)
@@ -229,17 +243,21 @@ def main() -> None:
                            stderr=subprocess.DEVNULL, cwd=tmp)
     try:
         wait_heartbeat(ref_port, "/ap/v1/agent/tasks", ref)
-        theirs = asyncio.run(measure(ref_port, args.duration))
+        theirs = asyncio.run(measure(ref_port, ref.pid, args.duration))
     finally:
         stop(ref)
 
     print(f"Agent Protocol servers, {CONNECTIONS} connections, {args.duration:g} s per endpoint (one asyncio client)")
-    print(f"{'endpoint':18} {'server':22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(f"load average before: {load_before:.1f} on {os.cpu_count()} cores (other work skews req/s and p99; "
+          "server CPU ms per request does not depend on it)")
+    print(f"{'endpoint':18} {'server':22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU ms/req':>11}")
     for endpoint in mine:
         for name, res in (("autogpt serve", mine), (SDK, theirs)):
-            rate, p50, p99, errors = res[endpoint]
-            print(f"{endpoint:18} {name:22} {rate:8.0f} {p50:8.2f} {p99:8.2f} {errors:7d}")
-        print(f"{'':18} {'ratio (ours/SDK)':22} {mine[endpoint][0] / theirs[endpoint][0]:8.2f}x")
+            rate, p50, p99, errors, cpu = res[endpoint]
+            print(f"{endpoint:18} {name:22} {rate:8.0f} {p50:8.2f} {p99:8.2f} {errors:7d} {cpu:11.3f}")
+        ratio = mine[endpoint][0] / theirs[endpoint][0]
+        cpu_ratio = theirs[endpoint][4] / mine[endpoint][4]
+        print(f"{'':18} {'ratio (ours/SDK)':22} {ratio:8.2f}x {'':26} {cpu_ratio:10.2f}x less CPU")
     own = model_time(model, 2000)
     p50_rest = statistics.median(rest) * 1000
     print(f"\nstep overhead: POST .../steps p50 {p50_rest:.2f} ms (p99 {pct(rest, 99):.2f} ms) over {len(rest)} steps, "
