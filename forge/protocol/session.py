@@ -67,7 +67,7 @@ class TaskSession:
 
     @property
     def run_id(self) -> str:
-        return self.agent.log.run_id
+        return self.agent.run_id
 
     @property
     def busy(self) -> bool:
@@ -86,15 +86,17 @@ class TaskSession:
 
     def close(self) -> None:
         if not self.busy:
-            self.agent.log.close()
+            self.agent.sink.close()
 
     # The step, in a worker thread -----------------------------------------------------------
     def _step(self, input: str | None) -> StepOutcome:
-        # The agent is async (forge.agent.base); this worker thread runs each step on its own loop.
-        return asyncio.run(self._astep(input))
+        # The agent is async (forge.agent.base); each worker thread keeps one loop across steps, so
+        # what a model caches per loop (HTTP clients) stays usable.
+        from forge.models.sync import run_sync
+
+        return run_sync(self._astep(input))
 
     async def _astep(self, input: str | None) -> StepOutcome:
-        from forge.agent.components import StopRun, call_hook
         from forge.agent.outcome import Status
 
         agent = self.agent
@@ -120,17 +122,8 @@ class TaskSession:
                 outcome = agent.stop(*limit)
             if outcome is None:
                 proposal = await agent.propose()
-                if proposal.decision is None and agent.invalid_streak >= agent.config.max_invalid_decisions:
-                    outcome = agent.stop(
-                        Status.INVALID_DECISIONS,
-                        f"{agent.invalid_streak} invalid decisions in a row (last: {proposal.error})",
-                    )
-                elif proposal.decision is not None:
-                    try:  # components may end the run here (stuck detection)
-                        for component in agent.components:
-                            await call_hook(component.after_decision(agent, proposal))
-                    except StopRun as stop:
-                        outcome = agent.stop(stop.status, stop.reason)
+                # the agent's own policy: invalid-decision streaks, components' vetoes (stuck detection)
+                outcome = await agent.review(proposal)
             self.errors = 0
         except Exception as e:  # the task stays usable: the client may send another step
             if not isinstance(e, LLMError):
@@ -155,7 +148,7 @@ class TaskSession:
             extra["last_action"] = executed
         decision = proposal.decision if proposal is not None else None
         if decision is not None:
-            recorded = agent.log.redactor.data(decision.model_dump())
+            recorded = agent.sink.redactor.data(decision.model_dump())
             thoughts = recorded.get("thoughts", {})
             parts.append(str(thoughts.get("text", "")).strip())
             for label in ("reasoning", "plan", "criticism"):
@@ -184,7 +177,7 @@ class TaskSession:
         name = decision.tool if decision is not None and outcome is None else (
             executed["tool"] if executed is not None else None
         )
-        redactor = agent.log.redactor
+        redactor = agent.sink.redactor
         return StepOutcome(
             output=redactor.text("\n\n".join(p for p in parts if p)),
             additional_output=redactor.data(extra),
@@ -227,14 +220,12 @@ class BuiltinAgentBuilder:
         self._model: Any = None
 
     def model(self, settings: Settings) -> Any:
-        from forge.llm.env import prepare_offline_env
-        from forge.llm.registry import SCRIPTED_PREFIX, get_model
+        from forge.models import LLMOptions, get_model
 
-        if settings.model.startswith(SCRIPTED_PREFIX):
-            return get_model(settings.model, settings)
+        if settings.model.startswith("scripted/"):
+            return get_model(settings.model, LLMOptions.from_settings(settings))
         if self._model is None:
-            prepare_offline_env()
-            self._model = get_model(settings.model, settings)
+            self._model = get_model(settings.model, LLMOptions.from_settings(settings))
         return self._model
 
     def __call__(self, goal: str, settings: Settings, run_id: str | None) -> Agent:
