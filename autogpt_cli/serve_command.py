@@ -10,15 +10,14 @@ from forge.errors import ConfigError
 
 def serve_command(settings: Settings, *, host: str, port: int, agent: str | None) -> None:
     from autogpt_cli.run_command import check_workspace
-    from forge.llm.registry import SCRIPTED_PREFIX
     from forge.protocol.config import ServerConfig
     from forge.protocol.server import serve
     from forge.protocol.session import load_agent_builder
 
-    if settings.model.startswith(SCRIPTED_PREFIX):  # a missing script file fails now, not at the first step
-        from forge.llm.testing import ScriptedModel
+    if settings.model.startswith("scripted/"):  # a missing script file fails now, not at the first step
+        from forge.models.scripted import ScriptedModel
 
-        ScriptedModel.from_file(settings.model[len(SCRIPTED_PREFIX):])
+        ScriptedModel.from_file(settings.model.removeprefix("scripted/"))
     check_workspace(settings)
     builder = load_agent_builder(agent) if agent else None
     key = settings.api_key.get_secret_value().strip() if settings.api_key else ""

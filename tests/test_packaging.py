@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from forge.llm.testing import decision
+from forge.models.scripted import decision
 
 SRC = Path(__file__).resolve().parents[1]
 TEMPLATES = sorted(p.name for p in (SRC / "forge" / "prompts").glob("*.txt"))
@@ -29,7 +29,7 @@ PACKAGES = ("forge", "autogpt_cli", "benchmark")
 # model receives (the CLI has no switch that prints the prompt).
 RECORDING_CLI = """
 import json, sys
-from forge.llm import testing
+from forge.models import scripted as testing
 
 out, sys.argv = sys.argv[1], ["autogpt", *sys.argv[2:]]
 complete = testing.ScriptedModel.complete

@@ -206,7 +206,7 @@ async def step_latencies(port: int, tasks: int, steps: int) -> tuple[list[float]
 
 def model_time(model: str, calls: int) -> float:
     """Median time of the scripted model's own complete() call, in ms."""
-    from forge.llm.testing import ScriptedModel
+    from forge.models.scripted import ScriptedModel
 
     times = []
     m = ScriptedModel.from_file(model.removeprefix("scripted/"), repeat_last=True)
