@@ -40,8 +40,8 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOGPT_")}
         env.update(self.extra_env)
         cmd = [AUTOGPT, "serve", "--port", "0", "--model", self.model, "--workspace", str(self.workspace), *self.args]
-        out = open(self.log, "a")  # noqa: SIM115 - the process owns it
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=out, text=True, env=env, cwd=self.cwd)
+        with open(self.log, "a") as err:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=self.cwd)
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
         line = self.proc.stdout.readline()
@@ -61,6 +61,8 @@ class Server:
         return httpx.Client(base_url=self.url + "/ap/v1", **kw)
 
     def stop(self) -> None:
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -71,7 +73,8 @@ class Server:
         self.proc = None
 
     def kill9(self) -> None:
-        assert self.proc is not None
+        assert self.proc is not None and self.proc.stdout is not None
+        self.proc.stdout.close()
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
         self.proc = None
