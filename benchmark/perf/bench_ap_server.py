@@ -207,13 +207,14 @@ async def step_latencies(port: int, tasks: int, steps: int) -> tuple[list[float]
 def model_time(model: str, calls: int) -> float:
     """Median time of the scripted model's own complete() call, in ms."""
     from forge.models.scripted import ScriptedModel
+    from forge.models.sync import run_sync
 
     times = []
     m = ScriptedModel.from_file(model.removeprefix("scripted/"), repeat_last=True)
     msgs = [{"role": "system", "content": "x" * 4000}, {"role": "user", "content": "y" * 2000}]
     for _ in range(calls):
         t0 = time.perf_counter()
-        m.complete(msgs)
+        run_sync(m.complete(msgs))  # as the server's worker threads call it (one loop per thread)
         times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1000
 
