@@ -3,8 +3,8 @@
 `start` runs `autogpt serve` for the agent in its own session (so its process group is its own),
 logs to `<state>/NAME.log` and records pid, process group, port, log and start time in
 `<state>/NAME.json` (written atomically). `stop` signals only a process that is provably the one
-`start` made: same pid, same kernel start time and same command line as recorded. A pid that was
-reused by another program is never signalled.
+`start` made: same pid, same boot, same kernel start time and the command line `start` ran. A pid
+that was reused by another program is never signalled.
 """
 
 from __future__ import annotations
@@ -63,6 +63,13 @@ class Paths:
 
 
 # Processes ----------------------------------------------------------------------------------------
+def boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
 def proc_identity(pid: int) -> tuple[int, list[str]] | None:
     """(kernel start time in clock ticks, command line) of a live process; None when it is gone
     or a zombie (it has exited; only its parent's wait is missing)."""
@@ -84,7 +91,12 @@ def is_ours(rec: dict[str, Any]) -> bool:
     except (KeyError, TypeError, ValueError):
         return False
     ident = proc_identity(pid)
-    return ident is not None and ident[0] == rec.get("proc_start") and ident[1] == rec.get("cmdline")
+    return (
+        ident is not None
+        and ident[0] == rec.get("proc_start")
+        and ident[1] == rec.get("cmdline")
+        and rec.get("boot_id", "") == boot_id()
+    )
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -272,7 +284,9 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def serve_command(paths: Paths, name: str, port: int, model: str | None, workspace: Path) -> list[str]:
-    cmd = [str(paths.venv_bin / "autogpt"), "serve", "--host", HOST, "--port", str(port), "--workspace", str(workspace)]
+    """The interpreter is named, not left to the script's #! line, so /proc/PID/cmdline is exactly this."""
+    cmd = [str(paths.venv_bin / "python"), str(paths.venv_bin / "autogpt"), "serve", "--host", HOST,
+           "--port", str(port), "--workspace", str(workspace)]
     if name != BUILTIN:
         cmd += ["--agent", f"{name}.agent:{class_name(name)}"]
     if model:
@@ -326,7 +340,9 @@ def start_agent(
                 cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own session and process group: stop signals the group
             )
-        ident = proc_identity(proc.pid)  # after Popen returns the exec is done: this is the server
+        # The start time is set at fork, so it can be read at once; the command line is the one we ran
+        # (read back from /proc it may still be empty while the kernel finishes the exec).
+        proc_start = _start_ticks(proc.pid)
         url = f"http://{HOST}:{port}"
         rec = {
             "name": name,
@@ -338,8 +354,9 @@ def start_agent(
             "workspace": str(workspace),
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "started": time.time(),
-            "proc_start": ident[0] if ident else None,
-            "cmdline": ident[1] if ident else cmd,
+            "proc_start": proc_start,
+            "cmdline": cmd,
+            "boot_id": boot_id(),
         }
         write_record(paths, name, rec)  # now, so a start interrupted while waiting can still be stopped
         deadline = time.monotonic() + timeout
@@ -355,14 +372,32 @@ def start_agent(
             if _heartbeat(url):
                 return rec
             if time.monotonic() > deadline:
-                terminate(rec, grace=2)
-                proc.wait()
+                _kill_child(proc)
                 remove_record(paths, name)
                 raise AgentCommandError(
                     f"the server of {name} did not answer {url}/heartbeat within {timeout:g} s; stopped it. "
                     f"Log {log}:\n{log_tail(log)}"
                 )
             time.sleep(0.05)
+
+
+def _start_ticks(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[19])
+
+
+def _kill_child(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server this process started and has not reaped (so its pid cannot have been reused)."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+    _signal_group(proc.pid, signal.SIGKILL)  # anything it left in its group
 
 
 def stop_agent(paths: Paths, name: str, grace: float = STOP_GRACE) -> str:
