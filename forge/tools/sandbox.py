@@ -262,7 +262,7 @@ def find_bwrap() -> str:
     return path
 
 
-def _root_entries() -> list[str]:
+def root_entries() -> list[str]:
     """Recreate /bin, /lib, ... as on the host: symlinks into /usr on merged-/usr systems."""
     args: list[str] = []
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -282,7 +282,7 @@ def bwrap_argv(
         bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--clearenv",
         "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
         "--disable-userns",  # no nested namespaces to hide processes in or regain capabilities
-        "--ro-bind", "/usr", "/usr", *_root_entries(),
+        "--ro-bind", "/usr", "/usr", *root_entries(),
     ]
     for path in ETC_FILES:
         args += ["--ro-bind-try", path, path]
