@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
 from forge.agent import loop
 from forge.agent.agent import Agent
+from forge.agent.base import Verdict
 from forge.agent.outcome import EXIT_CODES, Status
 from forge.models.scripted import ScriptedModel, decision
 from forge.runs.log import read_events, read_state
@@ -249,3 +251,22 @@ def test_provider_failure_is_recorded_then_raised(settings):
     assert state["status"] == "error" and state["steps"] == 1
     model = ScriptedModel([decision("finish", reason="back")])
     assert loop.run(Agent.resume(agent.log.run_id, settings, model, registry())).status is Status.FINISHED
+
+
+def test_state_snapshot_is_current_whenever_the_run_waits(settings):
+    """state.json is rewritten at most every STATE_INTERVAL_S while the run goes on (the event log is
+    the record), but it is current whenever the run waits for a person, and at the end."""
+    agent, _ = start(settings, [decision("note", text=str(i)) for i in range(6)] + [decision("finish", reason="ok")])
+    seen: list[tuple[int, int]] = []
+
+    def approve(proposal):
+        seen.append((len(agent.history), read_state(agent.log.dir)["steps"]))
+        return Verdict()
+
+    for _ in range(3):  # fast continuous cycles: snapshots may lag behind the history
+        asyncio.run(agent.step())
+    assert read_state(agent.log.dir)["steps"] < len(agent.history)  # skipped: well inside the interval
+    outcome = agent.run_sync(approve)
+    assert outcome.status is Status.FINISHED
+    assert seen and all(history == steps for history, steps in seen)
+    assert read_state(agent.log.dir)["steps"] == len(agent.history) == 7

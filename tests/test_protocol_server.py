@@ -402,3 +402,25 @@ def test_failed_steps_are_completed_with_the_error_and_three_end_the_run(tmp_pat
             assert "Traceback" not in json.dumps(failed)
     finally:
         srv.stop()
+
+
+def test_run_state_is_current_while_the_task_waits_for_its_next_step(tmp_path):
+    """The agent skips state.json rewrites inside a step burst; the server writes it once a step has
+    answered, so `autogpt runs list` on the serve workspace is current between steps."""
+    from forge.runs.log import read_state
+
+    model = write_script(tmp_path / "s.json", [decision("write_file", path=f"f{i}.txt", content="x")
+                                               for i in range(4)] + [decision("finish", reason="ok")])
+    srv = Server(tmp_path / "ws", model).start()
+    try:
+        with srv.client() as c:
+            tid = c.post("/agent/tasks", json={"input": "g"}).json()["task_id"]
+            for executed in range(4):  # each step runs the pending action and proposes the next
+                c.post(f"/agent/tasks/{tid}/steps", json={})
+                run = next((tmp_path / "ws" / "runs").iterdir())
+                deadline = time.monotonic() + 5
+                while read_state(run).get("steps") != executed and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert read_state(run)["steps"] == executed
+    finally:
+        srv.stop()

@@ -57,6 +57,7 @@ from forge.tools.base import Tool, ToolContext, ToolRegistry
 if TYPE_CHECKING:
     from forge.config import Settings
 
+STATE_INTERVAL_S = 0.25  # state.json is rewritten at most this often while the status is unchanged
 MAX_COMPRESSIONS_PER_CYCLE = 2  # bounds the extra LLM calls a cycle may spend on summaries
 
 
@@ -158,6 +159,8 @@ class BaseAgent:
         self.started = False
         self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
         self._started = time.monotonic()
+        self._state_written: tuple[float, Status] | None = None  # when state.json was last written, and as what
+        self._state_dirty = False
 
     def _profile_with_directives(self) -> AgentProfile:
         extra = [d for c in self.components if (d := c.directives()) is not None]
@@ -205,7 +208,7 @@ class BaseAgent:
         self.emit(
             RunStarted(run_id=self.run_id, goal=self.goal, model=self.model.name, profile=self.profile.model_dump())
         )
-        self.save_state()
+        self.save_state(force=True)
 
     @classmethod
     def from_events(cls, sink: EventSink, **kwargs: Any) -> Self:
@@ -287,6 +290,8 @@ class BaseAgent:
                 return ended
             if proposal.decision is None:
                 return None
+            if approve:
+                self.flush_state()  # a person may look at `runs list` while the prompt waits
             verdict = approve(proposal) if approve else Verdict()
             if inspect.isawaitable(verdict):
                 verdict = await verdict
@@ -469,12 +474,21 @@ class BaseAgent:
             f"{tokens} tokens, ${self.usage.cost_usd:.4f}."
         )
         self.emit(Finished(status=status.value, reason=reason, summary=summary))
-        self.save_state()
+        self.save_state(force=True)
         self.sink.close()
         self.outcome = Outcome(self.run_id, status, reason, summary, len(self.history), self.usage)
         return self.outcome
 
-    def save_state(self) -> None:
+    def save_state(self, *, force: bool = False) -> None:
+        """Write the state snapshot (listings read it; the event log is the record). While the status is
+        unchanged it is rewritten at most every STATE_INTERVAL_S: an atomic replace costs more than the rest
+        of a scripted cycle. `flush_state` writes a skipped snapshot when the run pauses."""
+        now = time.monotonic()
+        last = self._state_written
+        if not force and last is not None and last[1] == self.status and now - last[0] < STATE_INTERVAL_S:
+            self._state_dirty = True
+            return
+        self._state_written, self._state_dirty = (now, self.status), False
         self.sink.write_state(
             {
                 "run_id": self.run_id,
@@ -491,3 +505,8 @@ class BaseAgent:
                 "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
         )
+
+    def flush_state(self) -> None:
+        """Write the snapshot `save_state` skipped, if any: call it when the run waits (for a person, a client)."""
+        if self._state_dirty:
+            self.save_state(force=True)

@@ -26,7 +26,9 @@ class EventSink(Protocol):
     the event as stored (what a reader will see)."""
 
     run_id: str
-    redactor: Redactor
+
+    @property
+    def redactor(self) -> Redactor: ...
 
     def emit(self, event: E) -> E: ...
 

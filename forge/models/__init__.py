@@ -10,8 +10,9 @@ Backends import lazily: `forge.models.litellm_model` (litellm, seconds to import
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from forge.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from forge.models.base import ChatModel, LLMResponse, Model, ToolCall, Usage
@@ -50,10 +51,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'forge.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"forge.models.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, {name: f".{module}" for name, module in _EXPORTS.items()}, globals())

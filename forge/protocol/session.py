@@ -64,6 +64,7 @@ class TaskSession:
         self.executor = executor  # None: asyncio's default pool (a handful of threads)
         self.errors = 0
         self._thread: asyncio.Future[StepOutcome] | None = None
+        self._flush: asyncio.Future[None] | None = None
 
     @property
     def run_id(self) -> str:
@@ -78,14 +79,21 @@ class TaskSession:
         """One step in a worker thread. Callers serialise steps of one session (one lock per task)."""
         if self.busy:
             raise SessionBusyError("the previous step of this task is still running; try again later")
-        self._thread = asyncio.get_running_loop().run_in_executor(self.executor, self._step, input)
+        loop = asyncio.get_running_loop()
+        if self._flush is not None:
+            await self._flush
+        self._thread = loop.run_in_executor(self.executor, self._step, input)
         try:
-            return await asyncio.wait_for(asyncio.shield(self._thread), timeout)
+            outcome = await asyncio.wait_for(asyncio.shield(self._thread), timeout)
         except TimeoutError:
             raise StepTimeoutError(f"the step did not finish within {timeout:g} s") from None
+        # The task now waits for its client: write the state snapshot the step may have skipped, off the
+        # response's path.
+        self._flush = loop.run_in_executor(self.executor, self.agent.flush_state)
+        return outcome
 
     def close(self) -> None:
-        if not self.busy:
+        if not self.busy:  # a pending state flush needs no open file of the sink
             self.agent.sink.close()
 
     # The step, in a worker thread -----------------------------------------------------------

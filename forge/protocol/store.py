@@ -13,7 +13,9 @@ are serialised without a lock.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -64,6 +66,8 @@ CREATE TABLE IF NOT EXISTS artifacts (
 CREATE INDEX IF NOT EXISTS artifacts_by_step ON artifacts(step_id);
 """
 
+log = logging.getLogger(__name__)
+CHECKPOINT_INTERVAL_S = 1.0
 INTERRUPTED = "the server stopped while this step was running; send another step to continue the task"
 
 
@@ -89,7 +93,7 @@ class TaskRow:
 
 
 class Store:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, checkpoint_interval: float = CHECKPOINT_INTERVAL_S):
         self.path = path
         # isolation_level=None: autocommit, explicit BEGIN where several writes must land together.
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -97,8 +101,33 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # durable across a process kill; fsync at checkpoints
         self.db.executescript(SCHEMA)
+        # A checkpoint fsyncs the database: done by a commit on the event loop it stalls every request in
+        # flight (the p99 of a busy server). A thread with its own connection checkpoints instead.
+        self.db.execute("PRAGMA wal_autocheckpoint=0")
+        self._stop = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, args=(checkpoint_interval,), name="sqlite-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self, interval: float) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # never waits for, nor blocks, a writer
+                except sqlite3.Error as e:
+                    log.warning("checkpoint of %s failed: %s", self.path, e)
+        finally:
+            db.close()
 
     def close(self) -> None:
+        self._stop.set()
+        self._checkpointer.join()
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as e:  # the WAL stays; the next open replays it
+            log.warning("final checkpoint of %s failed: %s", self.path, e)
         self.db.close()
 
     def recover_interrupted_steps(self) -> int:

@@ -72,11 +72,19 @@ class RunLog:
         self.run_id = run_dir.name
         self.listener = listener
         self.parse = parse
-        # Env secrets plus any the caller knows of (e.g. the credentials store).
-        self.redactor = redactor or Redactor.from_environment(extra=extra_secrets)
+        self._redactor = redactor
+        self._extra_secrets = tuple(extra_secrets)
         self._seq = 0
         self._fd: int | None = None
         self._lock_fd: int | None = None
+
+    @property
+    def redactor(self) -> Redactor:
+        """Env secrets plus any the caller knows of (e.g. the credentials store); built on first write,
+        so a log opened only to be read never scans the environment."""
+        if self._redactor is None:
+            self._redactor = Redactor.from_environment(extra=self._extra_secrets)
+        return self._redactor
 
     # Creation / opening ---------------------------------------------------------------------
     @classmethod
