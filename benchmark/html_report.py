@@ -73,7 +73,10 @@ def category_colours(categories: Iterable[str]) -> dict[str, str]:
 
 
 def _anchor(prefix: str, name: str) -> str:
-    return f"{prefix}-{re.sub(r'[^A-Za-z0-9_-]', '_', name)}"
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    if safe != name:  # keep ids of names that differ only in replaced characters apart
+        safe += "-" + hashlib.sha1(name.encode()).hexdigest()[:6]
+    return f"{prefix}-{safe}"
 
 
 # Charts ----------------------------------------------------------------------------------------
@@ -218,7 +221,7 @@ def _header(report: BenchmarkReport, items: list[ChallengeOutcome]) -> str:
     if report.mock:
         flags.append('<span class="flag mock" title="reference solutions uploaded; the agent did not run">mock</span>')
     if report.interrupted:
-        flags.append('<span class="flag interrupted" title="stopped early; what finished">interrupted</span>')
+        flags.append('<span class="flag interrupted" title="stopped early: it holds what finished">interrupted</span>')
     who = report.agent or "agent"
     meta = [
         ("Agent", who),
@@ -235,8 +238,8 @@ def _header(report: BenchmarkReport, items: list[ChallengeOutcome]) -> str:
         f"{n} {label}" for n, label in ((s.flaky, "flaky"), (s.failed, "failed"), (s.skipped, "skipped")) if n
     )
     kpis = [
-        _kpi("Challenges passed", f"{s.passed}/{s.challenges}" if s.challenges else "0", breakdown or "all passed"
-             if s.challenges else "no challenges", "main"),
+        _kpi("Challenges passed", f"{s.passed}/{s.challenges}" if s.challenges else "0",
+             (breakdown or "all passed") if s.challenges else "no challenges"),
         _kpi("pass@1", fmt_pct(s.pass_at_1), f"over the {s.ran} that ran" if s.ran else "nothing ran"),
     ]
     if s.k > 1:
@@ -276,7 +279,7 @@ def _category_section(items: list[ChallengeOutcome], colours: dict[str, str]) ->
         bars.append(Bar(g.label, g.pass_at_1 or 0.0, colours.get(g.label, "#888"), note, tip))
     return (
         '<section id="categories" class="card"><h2>Success by category</h2>'
-        '<p class="muted">pass@1 over the challenges that ran; then challenges solved / run.</p>'
+        '<p class="muted">pass@1 over the challenges that ran, then challenges solved at least once / run.</p>'
         f"{hbar_chart(bars, chart='categories', row_h=26)}</section>"
     )
 
@@ -570,7 +573,7 @@ color:#1e6b2e}.alert h2{margin:4px 0}.alert p{margin:4px 0}
 .alert.good{background:#173020;border-color:#2b5a36;color:#b2f2bb}}
 .muted{color:var(--muted)}.small{font-size:12px}.strong{font-weight:600}
 svg.chart{display:block;max-width:100%;height:auto;font-size:12px}
-.bar-columns{display:flex;flex-wrap:wrap;gap:0 16px}
+.bar-columns{display:flex;flex-wrap:wrap;align-items:flex-start;gap:0 16px}
 svg .label,svg .note,svg .tick,svg .axis{fill:var(--fg)}svg .note,svg .tick{fill:var(--muted)}
 svg .track{fill:var(--track)}svg .grid{stroke:var(--grid);stroke-width:1}
 svg a:hover .bar{opacity:.8}svg a:hover .label{text-decoration:underline}

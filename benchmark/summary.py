@@ -66,7 +66,7 @@ def _reason(o: ChallengeOutcome) -> Text:
 
 
 def summary_table(report: BenchmarkReport, *, title: str | None = None) -> Table:
-    """Per challenge: result, attempts passed/K, steps (mean per attempt), time and cost (all attempts), the
+    """Per challenge: result, attempts passed/run, steps (mean per attempt), time and cost (all attempts), the
     fail reason; then a totals row, which also gives pass@1/pass@K and the run's wall time."""
     items = outcomes(report)
     s = run_stats(report, items)
@@ -89,7 +89,7 @@ def summary_table(report: BenchmarkReport, *, title: str | None = None) -> Table
             name,
             Text(o.category),
             Text(RESULT_MARK[o.status], style=RESULT_STYLE[o.status]),
-            f"{o.passes}/{o.k}" if o.ran else "–",
+            f"{o.passes}/{o.attempts}" if o.ran else "–",
             fmt_steps(o.mean_steps),
             fmt_seconds(o.total_time_s),
         ]

@@ -327,8 +327,10 @@ def test_empty_and_costless_reports_render(open_report: Any) -> None:
     empty = open_report(render_html(report({}, k=1)))
     assert "This run holds no challenges" in empty.page.locator("main").inner_text()
     assert _count(empty.page, "svg") == 0 and empty.errors == []
-    costless = open_report(render_html(realistic_report(costs=False)))
+    partial = realistic_report(costs=False).model_copy(update={"mock": True, "interrupted": True})
+    costless = open_report(render_html(partial))
     page = costless.page
+    assert page.locator(".flag.mock").is_visible() and page.locator(".flag.interrupted").is_visible()
     assert _count(page, 'svg[data-chart="cost-scatter"]') == 0
     assert _count(page, 'svg[data-chart="steps-scatter"] circle.point') == 39
     assert "not reported" in page.locator(".kpis").inner_text()
