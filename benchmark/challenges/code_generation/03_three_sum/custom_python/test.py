@@ -2,7 +2,11 @@
 
 import sys
 
-from three_sum import three_sum
+try:
+    from three_sum import three_sum
+except Exception as e:  # missing or broken: say so rather than dump a traceback
+    print(f"Error: cannot import three_sum from three_sum.py: {type(e).__name__}: {e}")
+    sys.exit(1)
 
 CASES = [
     ([2, 7, 11, 15], 20, [0, 1, 2]),

@@ -4,7 +4,11 @@ import string
 import subprocess
 import sys
 
-from password_generator import generate_password
+try:
+    from password_generator import generate_password
+except Exception as e:  # missing or broken: say so rather than dump a traceback
+    print(f"Error: cannot import generate_password from password_generator.py: {type(e).__name__}: {e}")
+    sys.exit(1)
 
 errors = []
 for length in (8, 12, 20, 32):

@@ -5,7 +5,11 @@ import subprocess
 import sys
 import unittest
 
-from url_shortener import retrieve_url, shorten_url
+try:
+    from url_shortener import retrieve_url, shorten_url
+except Exception as e:  # missing or broken: say so rather than dump a traceback
+    print(f"Error: cannot import shorten_url and retrieve_url from url_shortener.py: {type(e).__name__}: {e}")
+    sys.exit(1)
 
 
 class TestUrlShortener(unittest.TestCase):
