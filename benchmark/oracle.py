@@ -8,8 +8,9 @@ then the agent calls `finish`. A run of the benchmark against it, over the Agent
 mode, must score 100%: it checks the runner, the protocol server, the artifacts round trip and the evaluators
 end to end without a model. A task it does not know ends at once with `finish`, having written nothing.
 
-The decisions come from a model object, `OracleModel`, that looks at the workspace rather than counting calls:
-a resumed run (after a server restart) or a refused write simply gets the next missing file again.
+The decisions come from a model object, `OracleModel`, that looks at the workspace rather than counting calls,
+so a run resumed after a server restart goes on with the first file still missing. The server's own `--model`
+is constructed by the server but never called (pass a scripted one to keep the embedded model unloaded).
 """
 
 from __future__ import annotations
