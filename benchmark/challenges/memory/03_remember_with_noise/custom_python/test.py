@@ -1,0 +1,32 @@
+"""RememberIdsWithNoise: checks that result.txt holds the remembered items, in order."""
+
+import sys
+from pathlib import Path
+
+WANTED = [
+    "6204",
+    "8815",
+    "2379",
+]
+FORBIDDEN = [
+    "9090",
+    "1111",
+    "5050",
+]
+
+try:
+    text = Path("result.txt").read_text(encoding="utf-8", errors="replace")
+except FileNotFoundError:
+    print("Error: result.txt was not written")
+    sys.exit(1)
+low = text.lower()
+errors = [f"{item!r} is missing" for item in WANTED if item.lower() not in low]
+positions = [low.find(item.lower()) for item in WANTED]
+if not errors and positions != sorted(positions):
+    errors.append("the items are not in the order they were given")
+errors += [f"{item!r} should not be there" for item in FORBIDDEN if item.lower() in low]
+for e in errors:
+    print(f"Error: {e}")
+if not errors:
+    print("ok: all remembered")
+sys.exit(1 if errors else 0)
