@@ -17,7 +17,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,8 @@ START_TIMEOUT = 60.0
 STOP_GRACE = 10.0
 BUILTIN = "autogpt"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Servers started and not yet stopped, for kill_started_servers (a second Ctrl-C skips the orderly stop).
+_started: weakref.WeakSet[ManagedServer] = weakref.WeakSet()
 
 
 class AgentStartError(AutoGPTError):
@@ -166,6 +170,10 @@ class ManagedServer(AgentServer):
         self.proc: subprocess.Popen[bytes] | None = None
         self.generation = 0
         self._lock = asyncio.Lock()
+        # start and stop run in worker threads: a stop waits for a start under way (which gives up early), so
+        # a server being started when the run is cancelled is not left behind.
+        self._proc_lock = threading.Lock()
+        self._stopping = threading.Event()
 
     def command(self, port: int) -> list[str]:
         cmd = [self.python, "-m", "autogpt_cli.main", "serve", "--host", HOST, "--port", str(port),
@@ -192,6 +200,11 @@ class ManagedServer(AgentServer):
             await asyncio.to_thread(self._start)
 
     def _start(self) -> None:
+        with self._proc_lock:
+            self._stopping.clear()
+            self._start_locked()
+
+    def _start_locked(self) -> None:
         self.workspace.mkdir(parents=True, exist_ok=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         cwd = self.target.folder if self.target.folder is not None else Path.cwd()
@@ -202,6 +215,7 @@ class ManagedServer(AgentServer):
                     self.command(port), cwd=cwd, env=self.environment(), stdin=subprocess.DEVNULL, stdout=out,
                     stderr=subprocess.STDOUT, start_new_session=True,
                 )
+            _started.add(self)
             url = f"http://{HOST}:{port}"
             if self._wait_ready(url):
                 self.url = url
@@ -209,7 +223,9 @@ class ManagedServer(AgentServer):
             if "already in use" not in self._log_tail():
                 break
         code = self.proc.poll() if self.proc is not None else None
-        self._kill()
+        self._kill_locked()
+        if self._stopping.is_set():
+            raise AgentStartError(f"the agent server ({self.label}) was stopped while starting")
         what = f"exited (code {code})" if code is not None else f"did not answer within {self.start_timeout:g} s"
         raise AgentStartError(f"the agent server ({self.label}) {what}; log {self.log}:\n{self._log_tail()}")
 
@@ -217,7 +233,7 @@ class ManagedServer(AgentServer):
         assert self.proc is not None
         deadline = time.monotonic() + self.start_timeout
         with httpx.Client(trust_env=False, timeout=1.0) as http:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not self._stopping.is_set():
                 if self.proc.poll() is not None:
                     return False
                 with contextlib.suppress(httpx.HTTPError):
@@ -252,11 +268,17 @@ class ManagedServer(AgentServer):
             await asyncio.to_thread(self._start)
 
     async def stop(self) -> None:
+        self._stopping.set()
         await asyncio.to_thread(self._kill)
 
     def _kill(self, grace: float = STOP_GRACE) -> None:
+        with self._proc_lock:
+            self._kill_locked(grace)
+
+    def _kill_locked(self, grace: float = STOP_GRACE) -> None:
         """SIGTERM to its process group, SIGKILL after GRACE. The child is not reaped before, so its pid and
         group cannot belong to another program."""
+        _started.discard(self)
         proc = self.proc
         if proc is None:
             return
@@ -271,3 +293,15 @@ class ManagedServer(AgentServer):
                 proc.wait()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # whatever it left in its group
+
+
+def kill_started_servers() -> None:
+    """SIGKILL every server this process started and has not stopped (the CLI's last resort on a second
+    Ctrl-C, when the orderly stop was cut short). Each is our unreaped child: its group is still its own."""
+    for server in list(_started):
+        proc = server.proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        _started.discard(server)

@@ -136,6 +136,11 @@ def run(
     progress = RichProgress(console) if console.is_terminal or not json_output else RunProgress()
     try:
         report = run_benchmark(options, progress)
+    except KeyboardInterrupt:  # a second Ctrl-C during the orderly stop
+        from benchmark.agents import kill_started_servers
+
+        kill_started_servers()
+        raise _fail("interrupted twice: stopped at once; the run's report was not written", EXIT_INTERRUPTED) from None
     except AgentStartError as e:
         raise _fail(str(e), EXIT_AGENT) from None
     except ConfigError as e:

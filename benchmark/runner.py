@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -236,7 +237,7 @@ def build_report(
         tests[item.name] = ChallengeReport(
             category=item.categories, difficulty=item.difficulty, data_path=item.data_path,
             description=item.description, task=item.task, answer=item.answer, eval_id=item.eval_id,
-            eval_type=item.eval_type, dependencies=item.dependencies, cutoff=int(options.cutoff or item.cutoff),
+            eval_type=item.eval_type, dependencies=item.dependencies, cutoff=math.ceil(options.cutoff or item.cutoff),
             metrics=metrics, results=results,
             metadata=item.challenge.spec.metadata if item.challenge is not None else None,
         )

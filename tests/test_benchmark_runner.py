@@ -255,3 +255,25 @@ def test_agent_that_cannot_start(tmp_path: Path) -> None:
         run_benchmark(options(tmp_path, challenges_paths=[AGB], mock=True, model="scripted/missing.json"))
     with pytest.raises(AgentStartError, match="no agent answers"):
         run_benchmark(options(tmp_path, challenges_paths=[AGB], mock=True, host="http://127.0.0.1:9"))
+
+
+def test_agent_project_from_agent_path_and_agents_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An agent made by `./run agent create`, served by the runner from its folder (not installed)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))  # agent_manager: checkout-only
+    from agent_manager.scaffold import create_agent
+
+    folder = create_agent(tmp_path / "agents", "bench_bot")
+    model = write_script(tmp_path / "agent.json", writes_then_finishes("output.txt", "Hello World!"))
+    for extra in ({"agent_path": folder}, {"agent": "bench_bot", "agents_dir": tmp_path / "agents"}):
+        report = run_benchmark(options(tmp_path, challenges_paths=[AGB], tests=["ReadFile"], model=model,
+                                       agent_env=agent_env(), **extra))
+        result = report.tests["ReadFile"].results[0]
+        assert result.success, result.fail_reason
+        assert report.agent in (str(folder), "bench_bot")
+    from benchmark.agents import resolve_target
+    from forge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no agent 'nope'"):
+        resolve_target(agent="nope", agents_dir=tmp_path / "agents")
+    with pytest.raises(ConfigError, match="not an agent project"):
+        resolve_target(agent_path=tmp_path)
