@@ -177,7 +177,11 @@ class _Run:
                     judge_model=self.options.judge_model or DEFAULT_JUDGE, eval_settings=self.eval_settings,
                     web_url=self.web_url,
                 )
-                result = await self.executor.run(job)
+                try:
+                    result = await self.executor.run(job)
+                except Exception as e:  # the executor itself failed (a Dask worker lost, a payload): this attempt only
+                    result = AttemptResult(attempt=n, success=False, score=0.0,
+                                           fail_reason=f"runner error: {type(e).__name__}: {e}")
                 if (result.fail_reason or "").startswith(UNREACHABLE):
                     await self._after_unreachable(result, generation)
             self.results[item.name].append(result)

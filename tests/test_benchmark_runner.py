@@ -277,3 +277,18 @@ def test_agent_project_from_agent_path_and_agents_dir(tmp_path: Path, monkeypatc
         resolve_target(agent="nope", agents_dir=tmp_path / "agents")
     with pytest.raises(ConfigError, match="not an agent project"):
         resolve_target(agent_path=tmp_path)
+
+
+def test_an_executor_failure_fails_only_that_attempt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmark.executors import InProcessExecutor
+
+    class Flaky(InProcessExecutor):
+        async def run(self, job: Any) -> Any:
+            if job.item.name == "ThreeSum":
+                raise RuntimeError("worker lost")
+            return await super().run(job)
+
+    monkeypatch.setattr(runner_module, "_executor", lambda options: Flaky())
+    report = run_benchmark(options(tmp_path, challenges_paths=[AGB], mock=True, no_dep=True))
+    assert report.tests["ThreeSum"].results[0].fail_reason == "runner error: RuntimeError: worker lost"
+    assert report.tests["WriteFile"].results[0].success and report.tests["ReadFile"].results[0].success
