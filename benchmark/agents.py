@@ -123,6 +123,11 @@ class AgentServer:
         """Why the server is gone (it exited), or None while it runs or when it is not ours to watch."""
         return None
 
+    async def confirm_death(self, wait: float = 2.0) -> str | None:
+        """`death()` after a connection failed: a killed server's sockets close while the kernel is still
+        tearing the process down, so give it WAIT seconds to become reapable."""
+        return self.death()
+
     async def restart(self, generation: int) -> None:
         """Start it again after a death seen at GENERATION (a no-op when it was already restarted)."""
         raise AgentStartError(f"the agent at {self.url} is not started by the runner; it cannot be restarted")
@@ -258,6 +263,13 @@ class ManagedServer(AgentServer):
             with contextlib.suppress(ValueError):
                 return f"killed by {signal.Signals(-code).name}"
         return f"exited with code {code}"
+
+    async def confirm_death(self, wait: float = 2.0) -> str | None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(proc.wait, wait)
+        return self.death()
 
     async def restart(self, generation: int) -> None:
         async with self._lock:

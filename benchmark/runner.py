@@ -188,7 +188,7 @@ class _Run:
             self.progress.attempt_done(item.name, result)
 
     async def _after_unreachable(self, result: AttemptResult, generation: int) -> None:
-        death = self.server.death()
+        death = await self.server.confirm_death()
         if death is None:
             return
         result.fail_reason = f"agent server died: {death}"
@@ -284,30 +284,35 @@ async def arun_benchmark(options: RunOptions, progress: RunProgress | None = Non
     server: AgentServer | None = None
     web_url: str | None = None
     agent_label = ""
-    with contextlib.ExitStack() as stack:
-        try:
-            if web is not None:
-                entered = stack.enter_context(web)
-                web_url = str(getattr(entered, "base_url", None) or web.base_url).rstrip("/")
-            server = _server(options, run_dir, web_url)
-            agent_label = server.label
-            await executor.start()
-            await server.start()
-            progress.begin(len(selected), len(selected) * options.attempts)
-            run = _Run(options, selected, deps, server, executor, progress, web_url, eval_settings)
-            await run.run()
-        except asyncio.CancelledError:
-            interrupted = True
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()  # we handle it: the cleanup below must be able to await
-            if run is not None:
-                await run.cancel()
-        finally:
-            progress.end()
-            await executor.close()
-            if server is not None:
-                await server.stop()
+    try:
+        with contextlib.ExitStack() as stack:
+            try:
+                if web is not None:
+                    entered = stack.enter_context(web)
+                    web_url = str(getattr(entered, "base_url", None) or web.base_url).rstrip("/")
+                server = _server(options, run_dir, web_url)
+                agent_label = server.label
+                await executor.start()
+                await server.start()
+                progress.begin(len(selected), len(selected) * options.attempts)
+                run = _Run(options, selected, deps, server, executor, progress, web_url, eval_settings)
+                await run.run()
+            except asyncio.CancelledError:
+                interrupted = True
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()  # we handle it: the cleanup below must be able to await
+                if run is not None:
+                    await run.cancel()
+            finally:
+                progress.end()
+                await executor.close()
+                if server is not None:
+                    await server.stop()
+    except Exception:
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()  # only when empty: a failed server start leaves its log there
+        raise
     history = History.load(options.reports_dir)
     config = {
         **options.model_dump(mode="json", exclude={"command", "api_key"}),
