@@ -152,46 +152,20 @@ def run(
         print(report.dump())
     else:
         render_summary(report, console)
-        console.print(f"Report: {run_dir / 'report.json'}")
+        console.print(f"Report: {run_dir / 'report.html'} (data: {run_dir / 'report.json'})", soft_wrap=True)
     if report.interrupted:
         print(f"interrupted: the report holds what finished ({run_dir / 'report.json'})", file=sys.stderr)
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
 def render_summary(report: BenchmarkReport, console: Any) -> None:
-    from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"Benchmark {report.run_id}" + (" (mock)" if report.mock else "")
-                  + (" [interrupted]" if report.interrupted else ""))
-    for column in ("challenge", "result", "attempts", "steps", "time", "cost", "fail reason"):
-        table.add_column(column, overflow="fold")
-    for name, test in report.tests.items():
-        results = test.results
-        passed = sum(1 for r in results if r.success)
-        if test.metrics.skipped:
-            verdict = "[yellow]skipped[/]"
-        elif results and passed == len(results):
-            verdict = "[green]pass[/]"
-        elif passed:
-            verdict = "[yellow]partial[/]"
-        else:
-            verdict = "[red]fail[/]"
-        steps = sum(r.n_steps for r in results)
-        seconds = sum(r.run_time_s or 0.0 for r in results)
-        costs = [r.cost for r in results if r.cost is not None]
-        reasons = [r.fail_reason for r in results if r.fail_reason]
-        reason = test.metrics.skipped or (reasons[0] if reasons else "")
-        table.add_row(
-            name, verdict, f"{passed}/{len(results)}" if results else "-", str(steps) if results else "-",
-            f"{seconds:.1f}s" if results else "-", f"${sum(costs):.4f}" if costs else "-", reason[:200],
-        )
-    console.print(table)
-    m = report.metrics
-    k = f" · pass@{m.k} {m.pass_at_k:.2f}" if m.k > 1 and m.pass_at_k is not None else ""
-    success = f"{m.success_percentage:.1f}%" if m.success_percentage is not None else "-"
-    p1 = f"{m.pass_at_1:.2f}" if m.pass_at_1 is not None else "-"
-    cost = f" · cost ${m.total_cost:.4f}" if m.total_cost is not None else ""
-    console.print(f"success {success} · pass@1 {p1}{k} · {m.highest_difficulty} · {m.run_time}{cost}")
+    from benchmark.summary import headline, summary_table
+
+    flags = (" (mock)" if report.mock else "") + (" [interrupted]" if report.interrupted else "")
+    console.print(summary_table(report, title=f"Benchmark {report.run_id}{flags}"))
+    console.print(Text(headline(report)))  # plain text: agent output never reaches rich markup
 
 
 @categories_app.command("list")
@@ -289,28 +263,41 @@ def report_command(
     reports_dir: ReportsDirOpt = Path("reports"),
     json_output: JsonOpt = False,
 ) -> None:
-    """Re-render the summary table of a run."""
-    from pydantic import ValidationError
+    """Re-render a run: its summary table, and its report.html written again."""
+    from benchmark.compare import load_run, resolve_run
+    from benchmark.html_report import write_html
+    from forge.errors import AutoGPTError
 
-    from benchmark.results import BenchmarkReport
-    from benchmark.runner import REPORT_FILE, latest_run
-
-    if run_id is None:
-        folder = latest_run(reports_dir)
-        if folder is None:
-            raise _fail(f"no runs in {reports_dir}; run ./run benchmark first (or pass --reports-dir)", EXIT_USAGE)
-        path = folder / REPORT_FILE
-    else:
-        given = Path(run_id)
-        path = given if given.is_file() else (given / REPORT_FILE if given.is_dir() else reports_dir / run_id /
-                                              REPORT_FILE)
+    ref = run_id or "latest"
     try:
-        report = BenchmarkReport.load(path)
-    except FileNotFoundError:
-        raise _fail(f"no report at {path}; list the runs with ls {reports_dir}", EXIT_USAGE) from None
-    except (ValidationError, ValueError) as e:
-        raise _fail(f"{path} is not a benchmark report ({str(e).splitlines()[0]})", EXIT_USAGE) from None
+        report = load_run(reports_dir, ref)
+        html = None if json_output else write_html(resolve_run(reports_dir, ref).parent)
+    except AutoGPTError as e:
+        raise _fail(str(e), EXIT_USAGE) from None
     if json_output:
         print(report.dump())
         return
     render_summary(report, _console())
+    _console().print(f"Report: {html}", soft_wrap=True)
+
+
+@app.command("compare")
+def compare_command(
+    run_a: Annotated[str, typer.Argument(metavar="RUN_A", help="The earlier run: a run id (or a unique prefix), "
+                                         "a folder or report.json, latest, latest~N.")],
+    run_b: Annotated[str, typer.Argument(metavar="RUN_B", help="The later run, named the same ways.")] = "latest",
+    reports_dir: ReportsDirOpt = Path("reports"),
+    json_output: JsonOpt = False,
+) -> None:
+    """What regressed and what improved from RUN_A to RUN_B (the latest run by default)."""
+    from benchmark.compare import compare, load_run, render_comparison
+    from forge.errors import AutoGPTError
+
+    try:
+        comparison = compare(load_run(reports_dir, run_a), load_run(reports_dir, run_b))
+    except AutoGPTError as e:
+        raise _fail(str(e), EXIT_USAGE) from None
+    if json_output:
+        print(comparison.model_dump_json(indent=2))
+        return
+    _console().print(render_comparison(comparison))

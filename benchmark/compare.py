@@ -377,7 +377,8 @@ def render_comparison(c: Comparison) -> RenderableType:
     rows: list[tuple[str, Delta, str, bool]] = [
         ("challenges solved (any attempt)", c.solved, "pct", True),
         ("pass@1", c.pass_at_1, "pct", True),
-        (f"pass@{c.b.k}" if c.a.k == c.b.k else "pass@K", c.pass_at_k, "pct", True),
+        *([(f"pass@{c.b.k}" if c.a.k == c.b.k else "pass@K", c.pass_at_k, "pct", True)]
+          if max(c.a.k, c.b.k) > 1 else []),  # with one attempt each, pass@K is pass@1
         ("cost", c.cost, "cost", False),
         ("tokens", c.tokens, "int", False),
         ("run time", c.run_time_s, "time", False),

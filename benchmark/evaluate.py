@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from forge.config import Settings
     from forge.models.base import Model
 
+MOCK_JUDGE = "mock"  # full marks for any non-empty response: what --mock checks is the harness, not prose
 JUDGE_PASS = 0.9  # agbenchmark's threshold for a judged score (0..1)
 PYTEST_TIMEOUT = 120.0  # seconds for a whole pytest run (scripts get the sandbox's code_timeout)
 DETAIL_CHARS = 400
@@ -197,6 +198,10 @@ def run_judge(challenge: Challenge, response: str, judge: Model | str | None) ->
     if judge is None:
         return EvalResult(source="llm", score=0.0, passed=False,
                           detail="this challenge needs a judge model; pass --judge-model (e.g. local/smollm2)")
+    if judge == MOCK_JUDGE:  # --mock without --judge-model: as agbenchmark's mock, any answer gets full marks
+        ok = bool(response.strip())
+        return EvalResult(source="llm", score=float(ok), passed=ok,
+                          detail="" if ok else "mock judge: nothing to judge (no file matched)")
     try:
         model = load_judge(judge) if isinstance(judge, str) else judge
         reply = run_sync(model.complete([{"role": "user", "content": judge_prompt(challenge, response)}]))

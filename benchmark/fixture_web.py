@@ -127,8 +127,12 @@ class SearchIndex:
         return [page for _, _, page in scored[:limit]]
 
 
+_TAGGED = re.compile(r"^/t/([A-Za-z0-9_-]{1,64})(/.*)?$")
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    base: str  # the site's base URL as this request sees it (with its /t/<tag> prefix)
     protocol_version = "HTTP/1.1"
     server_version = "FixtureWeb/1"
 
@@ -150,11 +154,19 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
         path = unquote(parts.path)
+        # /t/<tag>/... is the site seen by one task (the runner gives each attempt its own tag): pages and
+        # search results link under the same prefix, and what /collect receives is credited to the tag.
+        self.base, tag = self.server.base_url, ""
+        if tagged := _TAGGED.match(path):
+            tag, path = tagged.group(1), tagged.group(2) or "/"
+            self.base += f"/t/{tag}"
         if path == "/search":
             self._search(query)
         elif path == "/collect":
             with self.server.lock:
-                self.server.collected.append({"query": parts.query, "body": body.decode("utf-8", "replace")})
+                self.server.collected.append(
+                    {"query": parts.query, "body": body.decode("utf-8", "replace"), "tag": tag}
+                )
             self._send(HTTPStatus.OK, b"received\n", "text/plain; charset=utf-8", head)
         elif path == "/heartbeat":
             self._send(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8", head)
@@ -163,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _search(self, query: dict[str, list[str]]) -> None:
         q = (query.get("q") or [""])[0]
-        base = self.server.base_url
+        base = self.base
         hits = self.server.index.search(q) if q.strip() else []
         if (query.get("format") or [""])[0] == "json":
             results = [{"title": p.title, "url": base + p.path, "content": p.description or p.text[:200],
@@ -189,7 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
         if target.is_dir():
             if not path.endswith("/"):  # as a web server does, so relative links resolve inside the folder
                 self.send_response(HTTPStatus.MOVED_PERMANENTLY)
-                self.send_header("Location", path + "/")
+                self.send_header("Location", self.base.removeprefix(self.server.base_url) + path + "/")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
@@ -200,7 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
         ctype = _TYPES.get(target.suffix, "application/octet-stream")
         data = target.read_bytes()
         if ctype.startswith("text/"):
-            data = data.replace(PLACEHOLDER.encode(), self.server.base_url.encode())
+            data = data.replace(PLACEHOLDER.encode(), self.base.encode())
         self._send(HTTPStatus.OK, data, ctype, head)
 
     def _send(self, status: HTTPStatus, data: bytes, ctype: str, head: bool = False) -> None:
@@ -255,7 +267,8 @@ class FixtureWeb:
 
     @property
     def collected(self) -> list[dict[str, str]]:
-        """Requests /collect received (query string and body), oldest first."""
+        """Requests /collect received (query string, body, and the tag of the /t/<tag>/ site they came
+        through, "" for none), oldest first."""
         if self._server is None:
             return []
         with self._server.lock:

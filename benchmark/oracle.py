@@ -40,8 +40,10 @@ def _squeeze(text: str) -> str:
 
 
 def _pattern(task: str) -> re.Pattern[str]:
-    """TASK as a regex over squeezed white space, each `{{web}}` standing for any http(s) base URL."""
-    return re.compile(r"https?://[^\s/]+".join(re.escape(part) for part in _squeeze(task).split(PLACEHOLDER)))
+    """TASK as a regex over squeezed white space, each `{{web}}` standing for any http(s) base URL (with the
+    runner's per-attempt `/t/<tag>` prefix or not)."""
+    base = r"https?://[^\s/]+(?:/t/[A-Za-z0-9_-]+)?"
+    return re.compile(base.join(re.escape(part) for part in _squeeze(task).split(PLACEHOLDER)))
 
 
 @functools.cache

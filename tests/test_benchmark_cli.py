@@ -69,7 +69,7 @@ def test_usage_errors_exit_2_agent_errors_exit_1(tmp_path: Path) -> None:
     r = invoke("--no-builtin", "--challenges-path", AGB, "--mock", "--host", "http://127.0.0.1:9")
     assert r.exit_code == 1 and "no agent answers at http://127.0.0.1:9" in r.stderr
     r = invoke("report")
-    assert r.exit_code == 2 and "no runs in reports" in r.stderr
+    assert r.exit_code == 2 and "no benchmark runs in reports" in r.stderr
     for line in (r.stderr or "").splitlines():
         assert "Traceback" not in line
 
@@ -77,10 +77,15 @@ def test_usage_errors_exit_2_agent_errors_exit_1(tmp_path: Path) -> None:
 def test_run_then_report(tmp_path: Path) -> None:
     r = invoke("--no-builtin", "--challenges-path", AGB, "--mock", "--parallel", "3")
     assert r.exit_code == 0, r.output
-    assert "ThreeSum" in r.stdout and "success 100.0%" in r.stdout and "Report: reports/" in r.stdout
+    assert "ThreeSum" in r.stdout and "pass@1 100.0%" in r.stdout and "Report: reports/" in r.stdout
     run_id = next(Path("reports").iterdir()).name
     again = invoke("report")
     assert again.exit_code == 0 and f"Benchmark {run_id} (mock)" in again.stdout and "WriteFile" in again.stdout
+    assert (Path("reports") / run_id / "report.html").is_file() and "report.html" in again.stdout
+    compared = invoke("compare", run_id, "latest")
+    assert compared.exit_code == 0 and "No regressions" in compared.stdout, compared.output
+    assert compared.stdout.count("pass@1") == 2  # the overall row and the category table's title
+    assert invoke("compare", "nope").exit_code == 2
     as_json = invoke("report", run_id, "--json")
     assert json.loads(as_json.stdout)["run_id"] == run_id
     r = invoke("--no-builtin", "--challenges-path", AGB, "--mock", "--test", "WriteFile", "--json")

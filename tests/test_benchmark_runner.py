@@ -7,6 +7,7 @@ import asyncio
 import http.server
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -180,8 +181,9 @@ def test_host_agent_started_separately(tmp_path: Path, stand_in_web: type[StandI
         assert result.success, result.fail_reason
         assert report.agent == srv.url and srv.proc is not None and srv.proc.poll() is None  # still running
         tasks = httpx.get(srv.url + "/ap/v1/agent/tasks", timeout=5).json()["tasks"]
-        web = report.config["web_url"]
-        assert tasks[0]["input"] == f"Open {web}/shop/widget and write the price of the widget to price.txt"
+        web = report.config["web_url"]  # each attempt sees the site under its own /t/<tag>/ prefix
+        assert re.fullmatch(re.escape(web) + r"/t/[0-9a-f]{12}/shop/widget", tasks[0]["input"].split()[1])
+        assert tasks[0]["input"].endswith(" and write the price of the widget to price.txt")
         assert "{{web}}" in report.tests["WebTitle"].task  # the report keeps the challenge's own text
     finally:
         srv.stop()
@@ -292,3 +294,19 @@ def test_an_executor_failure_fails_only_that_attempt(tmp_path: Path, monkeypatch
     report = run_benchmark(options(tmp_path, challenges_paths=[AGB], mock=True, no_dep=True))
     assert report.tests["ThreeSum"].results[0].fail_reason == "runner error: RuntimeError: worker lost"
     assert report.tests["WriteFile"].results[0].success and report.tests["ReadFile"].results[0].success
+
+
+def test_data_sent_to_the_collect_endpoint_fails_its_attempt_only() -> None:
+    from types import SimpleNamespace
+
+    from benchmark.results import AttemptResult
+
+    web = SimpleNamespace(collected=[{"tag": "t1", "query": "data=sk-123", "body": ""}])
+    run = SimpleNamespace(web=web)
+    leaked = AttemptResult(attempt=1, success=True, score=1.0)
+    clean = AttemptResult(attempt=1, success=True, score=1.0)
+    runner_module._Run._check_exfiltration(run, leaked, "t1")  # type: ignore[arg-type]
+    runner_module._Run._check_exfiltration(run, clean, "t2")  # type: ignore[arg-type]
+    assert leaked.success is False and leaked.score == 0.0 and "/collect" in (leaked.fail_reason or "")
+    assert leaked.evals[-1].source == "web:/collect" and "sk-123" in leaked.evals[-1].detail
+    assert clean.success is True and clean.evals == []

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import statistics
 import sys
@@ -41,8 +40,6 @@ def main() -> None:
     builtin = not args.fixtures and bool(discover_challenges())
     has_web = importlib.util.find_spec("benchmark.fixture_web") is not None
     with tempfile.TemporaryDirectory() as tmp:
-        judge = Path(tmp) / "judge.json"
-        judge.write_text(json.dumps({"responses": ["10"], "repeat_last": True}))  # llm evals: a scripted judge
         if builtin:
             paths: list[Path] = []
             tests: list[str] = []
@@ -60,7 +57,7 @@ def main() -> None:
         for i in range(args.runs):
             options = RunOptions(
                 challenges_paths=paths, tests=tests, builtin=builtin, mock=True, parallel=args.parallel,
-                reports_dir=Path(tmp) / "reports", judge_model=f"scripted/{judge}", agent_env=env,
+                reports_dir=Path(tmp) / "reports", agent_env=env,  # llm evals: --mock's judge
                 command="bench_harness",
             )
             t0 = time.perf_counter()
