@@ -159,4 +159,7 @@ def test_optional_arguments_keep_their_defaults_and_a_failed_tool_is_offered_las
     second_pick = model.schemas[2]["properties"]["tool"]["enum"]
     assert second_pick[-1] == "list_folder"  # it just failed
     content_prompt = model.calls[6][-1]["content"]
-    assert "buy milk" in content_prompt and content_prompt.endswith("Copy notes.txt to backup.txt")
+    assert content_prompt.startswith("The text of notes.txt:\nbuy milk")
+    assert content_prompt.endswith("Copy notes.txt to backup.txt\nWrite the text that goes into backup.txt.")
+    write_names = next(s for s in model.schemas[5:] if s and "path" in s.get("properties", {}))
+    assert write_names["properties"]["path"]["enum"] == ["backup.txt"]  # a writer gets the missing output only

@@ -177,6 +177,9 @@ class StagedDecisions(Component):
             # A small model invents names (often the tool's own): a path is one the goal names, or one
             # already in the workspace.
             choices = [name for name, _ in files] + [n for n in _workspace_files(agent) if n not in dict(files)]
+            missing = [name for name, state in files if state == "missing"]
+            if missing and props.keys() & CONTENT_ARGS:  # a tool writing a path: the goal's outputs, not its inputs
+                choices = missing
             for key in props.keys() & PATH_ARGS:
                 if props[key].get("type") == "string":
                     props[key] = {k: v for k, v in props[key].items() if k not in ("maxLength", "minLength")}
@@ -239,14 +242,19 @@ class StagedDecisions(Component):
         """The prompt for one free-text argument. Code and file content are asked for with the goal as
         the instruction (a small instruct model answers an instruction; it echoes a description)."""
         last = next((r for r in reversed(agent.history) if r.output and r.ok), None)
-        found = [f"Found so far: {last.output[:RESULT_CHARS]}"] if last is not None and last.output else []
+        found: list[str] = []
+        if last is not None and last.output:
+            source = (last.decision or {}).get("tool_args", {}).get("path") if last.decision else None
+            label = f"The text of {source}" if source and (last.decision or {}).get("tool") == "read_file" else "Found"
+            found = [f"{label}:\n{last.output[:RESULT_CHARS]}", ""]
         if key in CODE_ARGS:
             return [{"role": "system", "content": CODE_SYSTEM},
                     {"role": "user", "content": "\n".join([*found, agent.goal])}]
         if key in CONTENT_ARGS:
-            target = f" (it goes into {given['path']})" if isinstance(given.get("path"), str) else ""
-            return [{"role": "system", "content": TEXT_SYSTEM + target},
-                    {"role": "user", "content": "\n".join([*found, agent.goal])}]
+            path = given.get("path")
+            ask = [f"Write the text that goes into {path}."] if isinstance(path, str) and found else []
+            return [{"role": "system", "content": TEXT_SYSTEM},
+                    {"role": "user", "content": "\n".join([*found, agent.goal, *ask])}]
         call = ", ".join(f"{k}={json.dumps(v)}" for k, v in given.items())
         lines = [*self._context(agent, self._file_states(agent)), "", f"Next action: {tool.name}({call}).",
                  f"Reply with only the {key}: {_describe(key, spec).rstrip('.')}."]
