@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
@@ -79,6 +79,9 @@ class Settings(BaseModel):
     max_seconds: float | None = Field(default=None, gt=0)
     max_invalid_decisions: int = Field(default=3, ge=1)
     stuck_repeats: int = Field(default=3, ge=2)
+    # How the default agent decides: "single" (one prompt, one reply), "staged" (tool, then its
+    # arguments: forge/agent/staged.py), or "auto" (staged for models that say they are small).
+    decision_strategy: Literal["auto", "single", "staged"] = "auto"
 
     # Prompt
     ai_name: str = "AutoGPT"

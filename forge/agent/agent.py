@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from forge.agent.base import BaseAgent, Proposal, Verdict, prompt_budget
 from forge.agent.components import Component, HistorySummaries, LongTermMemory, StuckDetector
 from forge.agent.config import AgentConfig, AgentProfile, profile_from_options
+from forge.agent.staged import StagedDecisions
 from forge.config import Settings
 from forge.memory.short_term import Summary
 from forge.models.base import ChatModel
@@ -31,10 +32,19 @@ __all__ = ["Agent", "AutoGPTAgent", "Proposal", "Verdict", "default_components",
 
 
 def default_components(
-    options: Settings, *, memory: MemoryStore | None = None, summary_model: ChatModel | None = None
+    options: Settings,
+    *,
+    memory: MemoryStore | None = None,
+    summary_model: ChatModel | None = None,
+    model: ChatModel | None = None,
 ) -> list[Component]:
-    """The built-in agent's behaviours, configured from `options`."""
-    components: list[Component] = [StuckDetector(options.stuck_repeats)]
+    """The built-in agent's behaviours, configured from `options` (and `model`, whose size picks how
+    decisions are made when `options.decision_strategy` is "auto")."""
+    components: list[Component] = []
+    strategy = options.decision_strategy
+    if strategy == "staged" or (strategy == "auto" and getattr(model, "small", False)):
+        components.append(StagedDecisions())
+    components.append(StuckDetector(options.stuck_repeats))
     if memory is not None:
         components.append(
             LongTermMemory(memory, top_k=options.memory_top_k, prompt_tokens=options.memory_prompt_tokens)
@@ -75,7 +85,7 @@ class AutoGPTAgent(BaseAgent):
             workspace=workspace or settings.agent_workspace(),
             config=AgentConfig.from_options(settings),
             profile=profile or profile_from_options(settings),
-            components=default_components(settings, memory=memory, summary_model=summary_model)
+            components=default_components(settings, memory=memory, summary_model=summary_model, model=model)
             if components is None
             else components,
             sink=sink,

@@ -343,8 +343,7 @@ class BaseAgent:
         """Ask the model for the next decision and validate it (recorded either way)."""
         step = len(self.history) + 1
         self.emit(StepStarted(step=step))
-        messages = await self.build_messages(step)
-        response = await self.complete(messages)
+        response = await self.decide(step)
         response.content = clean_text(response.content) if response.content else response.content
         self.cycles += 1
         self.notes = []
@@ -363,6 +362,15 @@ class BaseAgent:
         self.emit(DecisionMade(step=step, decision=decision.model_dump(), usage=usage))  # type: ignore[arg-type]
         self.pending = Proposal(step, decision, tool, recorded=self.recorded(decision))
         return self.pending
+
+    async def decide(self, step: int) -> LLMResponse:
+        """This cycle's decision from the model: a component's own strategy (`decide` hook), else the
+        one-shot prompt built by `build_messages` and answered by `complete`."""
+        for component in self.components:
+            response = await call_hook(component.decide(self, step))
+            if response is not None:
+                return response  # type: ignore[no-any-return]
+        return await self.complete(await self.build_messages(step))
 
     async def complete(self, messages: list[dict[str, Any]]) -> LLMResponse:
         """One model call for a decision."""

@@ -11,6 +11,9 @@ A component overrides only the hooks it needs; the agent calls every component's
     after_execute(agent, record)   a tool ran (ok or not)
     on_tool_error(agent, proposal, error)   a tool raised: return text to show the model instead
     on_resume(agent, events)       rebuild the component's state from the run's events
+    decide(agent, step)            make this cycle's decision itself (return an LLMResponse holding the
+                                   decision JSON) instead of the one-shot prompt; the first component
+                                   that returns one wins (`StagedDecisions` for small models)
 
 The default agent's behaviours are components: `LongTermMemory`, `HistorySummaries`,
 `StuckDetector`. Drop one by leaving it out, swap one by passing your own.
@@ -87,6 +90,9 @@ class Component:
         return None
 
     def on_resume(self, agent: BaseAgent, events: Sequence[Any]) -> None:
+        return None
+
+    def decide(self, agent: BaseAgent, step: int) -> Any:
         return None
 
 

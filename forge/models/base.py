@@ -66,6 +66,9 @@ class Model(ABC):
     """
 
     name: str = "model"
+    # A small model (the embedded 135M one): the default agent decides with it in short constrained
+    # stages (forge/agent/staged.py) rather than from the one-shot prompt.
+    small: bool = False
 
     @abstractmethod
     async def complete(
@@ -111,6 +114,11 @@ class Model(ABC):
         """True when `complete` sends the tools' function specs to the provider (they then count
         against the same context window as the prompt)."""
         return False
+
+    def variant(self, *, temperature: float, seed: int) -> Model:
+        """The same model sampling with another temperature and seed (to try again after a repeated
+        call). Default: itself, for models that cannot vary."""
+        return self
 
     def close(self) -> None:  # noqa: B027 - optional to override: most models hold nothing
         """Free what the model holds (connections, loaded weights). Safe to call twice."""

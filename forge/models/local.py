@@ -219,6 +219,14 @@ class LocalModel(Model):
         self.model_name = name
         self.name = f"{PROVIDER}/{name}"
         self.options = options or LLMOptions()
+        self.small = name == "smollm2"  # 135M parameters: decides in stages (forge/agent/staged.py)
+        self.sampling: dict[str, Any] = {}  # temperature/seed of a `variant`
+
+    def variant(self, *, temperature: float, seed: int) -> LocalModel:
+        """Shares the loaded weights; samples with TEMPERATURE and SEED."""
+        other = LocalModel(self.model_name, self.options)
+        other.sampling = {"temperature": temperature, "seed": seed}
+        return other
 
     def _llama(self) -> Llama:
         return get_local_llama(self.options, self.model_name)
@@ -242,6 +250,7 @@ class LocalModel(Model):
         params: dict[str, Any] = {
             "temperature": self.options.temperature,
             "max_tokens": self.options.max_tokens or LOCAL_MAX_TOKENS,
+            **self.sampling,
             **{k: v for k, v in extra.items() if v is not None},
         }
         if structured:

@@ -1,0 +1,330 @@
+"""Staged decisions: how the default agent drives a small local model.
+
+Given the one-shot prompt (profile, directives, worked examples, the whole history) a 135M model
+copies the examples word for word and repeats a failed call until the stuck detector stops it. This
+component makes each decision in two short, focused model calls instead:
+
+1. **Pick the tool.** A prompt with the goal, the tools (those whose names and descriptions share the
+   most words with the goal first: small models favour what they read first), what happened so far,
+   and the state of the files the goal names. Decoding is constrained to `{"tool": <one of the names>}`.
+2. **Fill its arguments.** A prompt about that one tool (its arguments and what they mean) and the
+   goal; decoding is constrained to that tool's argument schema.
+
+There are no worked examples to copy and no free-form thoughts (a tiny model spends its tokens
+copying them). A call that repeats a failed call, or the call just made, is sampled again with
+another seed and a higher temperature; if the arguments still repeat, the tool is picked again
+without that tool. When every file the goal names exists, the first prompt says so and offers
+`finish` first.
+
+The default agent uses it when the model says it is small (`Model.small`, the embedded model) or
+when `decision_strategy="staged"`; see `forge.agent.agent.default_components`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from forge.agent.components import Component
+from forge.agent.decision import Decision, _bound_strings, _inline_refs
+from forge.models.base import LLMResponse, Usage
+
+if TYPE_CHECKING:
+    from forge.agent.base import BaseAgent
+    from forge.agent.history import StepRecord
+    from forge.models.base import ChatModel
+    from forge.tools.base import Tool
+
+RESAMPLES = 2  # extra argument samples when a call repeats, before the tool is picked again
+PICKS = 3  # tool picks per decision when each pick's arguments repeat a failed or the previous call
+RESAMPLE_TEMPERATURE = 0.8
+HISTORY_LINES = 6  # recent steps shown in the prompts (one line each)
+RESULT_CHARS = 300  # of the last result, shown in full-ish to the argument stage
+# File names a goal may ask for or give: common data and text extensions only, so "python.org" or
+# "e.g." are not taken for files.
+FILE_EXTENSIONS = "txt|csv|tsv|json|jsonl|md|py|html|htm|xml|yaml|yml|toml|ini|log|sh|js|sql"
+FILE_NAME = re.compile(rf"(?<![\w/:.-])((?:[\w-]+/)*[\w-][\w.-]*\.(?:{FILE_EXTENSIONS}))(?![\w/-])", re.IGNORECASE)
+PATH_ARGS = frozenset({"path", "file", "filename", "file_path", "source", "destination"})
+NAME_ARGS = frozenset({"query", "url", "question", "id", "name", "key", "command", "run_id"})
+WORKSPACE_CHOICES = 20  # workspace files offered as paths besides the goal's
+STOPWORDS = frozenset(
+    "the a an and or to of in on at for with from into by as is are be it its this that then than "
+    "use using file files text all any some each".split()
+)
+
+PICK_SYSTEM = (
+    "You choose the next action of an agent that works toward a goal on its own. "
+    'Reply with JSON only: {"tool": "<one tool name from the list>"}.'
+)
+TEXT_SYSTEM = "You are a helpful assistant. Reply with exactly what is asked for, nothing else."
+CODE_SYSTEM = "You write short Python 3 programs. Reply with only the code."
+CODE_ARGS = frozenset({"code", "script", "source"})
+CONTENT_ARGS = frozenset({"content", "text", "body", "message", "data"})
+_FENCE = re.compile(r"^```[\w-]*\n?|\n?```$")
+ARGS_SYSTEM = (
+    "You fill in the arguments of one tool call for an agent working toward a goal. "
+    "Use the names and values the goal gives. Reply with the arguments as one JSON object only."
+)
+
+
+def goal_files(goal: str) -> list[str]:
+    """File names mentioned in the goal, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for match in FILE_NAME.finditer(goal):
+        seen.setdefault(match.group(1).lstrip("./"), None)
+    return list(seen)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 and w not in STOPWORDS}
+
+
+def rank_tools(goal: str, tools: Sequence[Tool]) -> list[Tool]:
+    """Tools sharing the most words with the goal first (name parts count double), else registry order."""
+    words = _words(goal)
+
+    def score(t: Tool) -> int:
+        name = set(t.name.lower().split("_"))
+        return 2 * len(words & name) + len(words & _words(t.description))
+
+    return sorted(tools, key=lambda t: -score(t))
+
+
+def _first_line(text: str) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+class StagedDecisions(Component):
+    """Decide in two constrained calls (tool, then arguments); see the module docstring."""
+
+    def __init__(self, *, resamples: int = RESAMPLES, history_lines: int = HISTORY_LINES):
+        self.resamples = resamples
+        self.history_lines = history_lines
+        self._seen: dict[str, tuple[int, int] | None] = {}  # goal files as first seen: (size, mtime)
+
+    async def decide(self, agent: BaseAgent, step: int) -> LLMResponse:
+        usage: list[Usage] = []
+        history = [r for r in agent.history if r.decision is not None and r.feedback is None]
+        avoid = {_key(r.decision) for r in history if not r.ok}
+        if history:
+            avoid.add(_key(history[-1].decision))
+        excluded: set[str] = set()
+        tool: Tool | None = None
+        args: dict[str, Any] = {}
+        for _ in range(PICKS):  # a tool whose arguments keep repeating is dropped; the last pick stands
+            tool = await self._pick_tool(agent, step, excluded, usage)
+            for attempt in range(self.resamples + 1):
+                model = agent.model if attempt == 0 else _variant(agent.model, step, attempt)
+                args = await self._fill_args(agent, model, tool, usage)
+                if _key({"tool": tool.name, "tool_args": args}) not in avoid:
+                    break
+            else:
+                excluded.add(tool.name)
+                continue
+            break
+        assert tool is not None
+        decision = {
+            "thoughts": {"text": f"Next: {tool.name}.", "reasoning": "", "plan": "", "criticism": ""},
+            "tool": tool.name,
+            "tool_args": args,
+        }
+        return LLMResponse(content=json.dumps(decision, ensure_ascii=False), usage=sum(usage, Usage()))
+
+    # Stage 1 ----------------------------------------------------------------------------------
+    async def _pick_tool(self, agent: BaseAgent, step: int, excluded: set[str], usage: list[Usage]) -> Tool:
+        tools = [t for t in agent.tools if t.name not in excluded] or list(agent.tools)
+        files = self._file_states(agent)
+        states = [state for _, state in files]
+        done = any(s.startswith("written") for s in states) and "missing" not in states and _ran_ok(agent.history)
+        ranked = rank_tools(agent.goal, tools)
+        last = agent.history[-1] if agent.history else None
+        if last is not None and last.decision is not None and not last.ok:  # it just failed: offered last
+            ranked.sort(key=lambda t: t.name == last.decision.get("tool"))  # type: ignore[union-attr]
+        if done:  # the goal's files are there: finish is the first offer
+            ranked.sort(key=lambda t: not t.ends_run)
+        lines = [f"Goal: {agent.goal}", "", "Tools:"]
+        lines += [f"- {t.name}: {_first_line(t.description)}" for t in ranked]
+        lines += ["", "Done so far:"]
+        lines += [r.one_line() for r in agent.history[-self.history_lines :]] or ["Nothing yet."]
+        if files:
+            lines += ["", "Files the goal names: " + "; ".join(f"{name} ({state})" for name, state in files)]
+        if done:
+            lines.append("The files the goal asks for exist now. If the goal is done, choose finish.")
+        lines += [*agent.notes, "", f"Step {step}. Which tool comes next?"]
+        schema = {
+            "type": "object",
+            "properties": {"tool": {"enum": [t.name for t in ranked]}},
+            "required": ["tool"],
+            "additionalProperties": False,
+        }
+        reply = await self._ask(agent.model, PICK_SYSTEM, "\n".join(lines), schema, usage)
+        name = reply.get("tool")
+        return next((t for t in ranked if t.name == name), ranked[0])
+
+    # Stage 2 ----------------------------------------------------------------------------------
+    async def _fill_args(self, agent: BaseAgent, model: ChatModel, tool: Tool, usage: list[Usage]) -> dict[str, Any]:
+        """Names and choices through one constrained call; each free-text argument (content, code, a
+        reason) through its own plain-text call, which a small model writes far better than text
+        inside JSON."""
+        params = _bound_strings(_inline_refs(tool.parameters_schema()))
+        props: dict[str, Any] = dict(params.get("properties", {}))
+        required = set(params.get("required", []))
+        files = self._file_states(agent)
+        if files:
+            # A small model invents names (often the tool's own): a path is one the goal names, or one
+            # already in the workspace.
+            choices = [name for name, _ in files] + [n for n in _workspace_files(agent) if n not in dict(files)]
+            missing = [name for name, state in files if state == "missing"]
+            if missing and props.keys() & CONTENT_ARGS:  # a tool writing a path: the goal's outputs, not its inputs
+                choices = missing
+            for key in props.keys() & PATH_ARGS:
+                if props[key].get("type") == "string":
+                    props[key] = {k: v for k, v in props[key].items() if k not in ("maxLength", "minLength")}
+                    props[key]["enum"] = choices
+        # Optional arguments keep their defaults: a small model fills them with noise (read_file offset=1).
+        props = {k: v for k, v in props.items() if k in required} or props
+        free = [k for k, v in props.items() if _is_free_text(k, v)]
+        structured = {k: v for k, v in props.items() if k not in free}
+        args: dict[str, Any] = {}
+        context = self._context(agent, files)
+        if structured:
+            lines = [f"Action: {tool.name}: {_first_line(tool.description)}", "Arguments:"]
+            lines += [f"- {k} ({v.get('type', 'value')}): {_describe(k, v)}" for k, v in structured.items()]
+            lines += ["", *context, "", f"The {tool.name} arguments as JSON:"]
+            schema = {
+                "type": "object",
+                "properties": structured,
+                "required": [k for k in structured if k in required],
+                "additionalProperties": False,
+            }
+            args = await self._ask(model, ARGS_SYSTEM, "\n".join(lines), schema, usage)
+        for key in free:
+            text = await self._text(model, self._text_prompt(agent, tool, key, props[key], args), props[key], usage)
+            if text or key in required:
+                args[key] = text
+        return args
+
+    def _context(self, agent: BaseAgent, files: list[tuple[str, str]]) -> list[str]:
+        """What the argument prompts know: recent steps, the goal's files, and the goal last (nearest
+        the reply)."""
+        lines: list[str] = []
+        recent = agent.history[-3:]
+        if recent:
+            lines += ["Recent steps:", *(r.one_line() for r in recent)]
+            last = recent[-1]
+            if last.output and len(last.output) > 100:
+                lines.append(f"Last result: {last.output[:RESULT_CHARS]}")
+        lines += agent.notes
+        if files:
+            lines.append("Files the goal names: " + "; ".join(f"{name} ({state})" for name, state in files))
+        lines.append(f"Goal: {agent.goal}")
+        return lines
+
+    # Helpers ----------------------------------------------------------------------------------
+    async def _ask(
+        self, model: ChatModel, system: str, user: str, schema: dict[str, Any], usage: list[Usage]
+    ) -> dict[str, Any]:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        response = await model.complete(messages, decision_schema=schema)
+        usage.append(response.usage)
+        try:
+            value = json.loads(response.content or "{}")
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def _text_prompt(
+        self, agent: BaseAgent, tool: Tool, key: str, spec: dict[str, Any], given: dict[str, Any]
+    ) -> list[dict[str, str]]:
+        """The prompt for one free-text argument. Code and file content are asked for with the goal as
+        the instruction (a small instruct model answers an instruction; it echoes a description)."""
+        last = next((r for r in reversed(agent.history) if r.output and r.ok), None)
+        found: list[str] = []
+        if last is not None and last.output:
+            source = (last.decision or {}).get("tool_args", {}).get("path") if last.decision else None
+            label = f"The text of {source}" if source and (last.decision or {}).get("tool") == "read_file" else "Found"
+            found = [f"{label}:\n{last.output[:RESULT_CHARS]}", ""]
+        if key in CODE_ARGS:
+            return [{"role": "system", "content": CODE_SYSTEM},
+                    {"role": "user", "content": "\n".join([*found, agent.goal])}]
+        if key in CONTENT_ARGS:
+            path = given.get("path")
+            ask = [f"Write the text that goes into {path}."] if isinstance(path, str) and found else []
+            return [{"role": "system", "content": TEXT_SYSTEM},
+                    {"role": "user", "content": "\n".join([*found, agent.goal, *ask])}]
+        call = ", ".join(f"{k}={json.dumps(v)}" for k, v in given.items())
+        lines = [*self._context(agent, self._file_states(agent)), "", f"Next action: {tool.name}({call}).",
+                 f"Reply with only the {key}: {_describe(key, spec).rstrip('.')}."]
+        return [{"role": "system", "content": TEXT_SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
+
+    async def _text(
+        self, model: ChatModel, messages: list[dict[str, str]], spec: dict[str, Any], usage: list[Usage]
+    ) -> str:
+        response = await model.complete(messages)
+        usage.append(response.usage)
+        text = _FENCE.sub("", (response.content or "").strip()).strip()
+        limit = spec.get("maxLength")
+        return text[:limit] if isinstance(limit, int) else text
+
+    def _file_states(self, agent: BaseAgent) -> list[tuple[str, str]]:
+        """Each file the goal names: missing, given (as it was when this component first looked), or
+        written during the run."""
+        root = Path(agent.workspace)
+        states = []
+        for name in goal_files(agent.goal):
+            try:
+                st = (root / name).stat()
+                found: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                found = None
+            first = self._seen.setdefault(name, found)
+            if found is None:
+                states.append((name, "missing"))
+            elif found == first:
+                states.append((name, "given"))
+            else:
+                states.append((name, f"written, {found[0]} bytes"))
+        return states
+
+
+def _key(decision: dict[str, Any] | None) -> str:
+    return Decision.model_validate({"thoughts": {}, **(decision or {})}).call_key()
+
+
+def _is_free_text(name: str, spec: dict[str, Any]) -> bool:
+    """A string argument a person would write as prose or code (no choices, not a path or a name)."""
+    return (
+        spec.get("type") == "string"
+        and "enum" not in spec
+        and "const" not in spec
+        and name not in PATH_ARGS
+        and name not in NAME_ARGS
+    )
+
+
+def _describe(name: str, spec: dict[str, Any]) -> str:
+    return str(spec.get("description") or spec.get("title") or name)
+
+
+def _workspace_files(agent: BaseAgent) -> list[str]:
+    """Top-level files of the workspace (names), a few, sorted."""
+    try:
+        names = sorted(p.name for p in Path(agent.workspace).iterdir() if p.is_file() and not p.name.startswith("."))
+    except OSError:
+        return []
+    return names[:WORKSPACE_CHOICES]
+
+
+def _ran_ok(history: Sequence[StepRecord]) -> bool:
+    return any(r.decision is not None and r.ok and r.feedback is None for r in history)
+
+
+def _variant(model: ChatModel, step: int, attempt: int) -> ChatModel:
+    """The same model sampling differently: another seed per step and attempt, a higher temperature."""
+    variant = getattr(model, "variant", None)
+    if variant is None:
+        return model
+    return variant(temperature=RESAMPLE_TEMPERATURE, seed=1000 * step + attempt)  # type: ignore[no-any-return]

@@ -1,0 +1,165 @@
+"""Staged decisions for small models (forge/agent/staged.py), driven by the scripted model: the tool is
+picked from a constrained list, names come from the goal, free text from its own plain call, repeated
+calls are sampled again, and finish is offered once the goal's files exist."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from forge.agent.agent import Agent, default_components
+from forge.agent.outcome import Status
+from forge.agent.staged import StagedDecisions, goal_files, rank_tools
+from forge.models.base import LLMResponse
+from forge.models.scripted import ScriptedModel
+from forge.tools.base import ToolRegistry
+
+
+class Recording(ScriptedModel):
+    """Keeps the schema of every call (None for plain text) and can say it is small."""
+
+    def __init__(self, script: list[Any], **kw: Any):
+        super().__init__(script, **kw)
+        self.schemas: list[dict[str, Any] | None] = []
+        self.small = True
+        self.variants = 0
+
+    async def complete(self, messages, *, tools=(), decision_schema=None) -> LLMResponse:
+        self.schemas.append(decision_schema)
+        return await super().complete(messages, tools=tools, decision_schema=decision_schema)
+
+    def variant(self, *, temperature: float, seed: int) -> Recording:
+        self.variants += 1
+        return self
+
+
+def run(settings, goal: str, script: list[Any], *, setup: dict[str, str] | None = None, max_iterations: int = 8):
+    model = Recording(script)
+    settings = settings.model_copy(update={"max_iterations": max_iterations})
+    for name, text in (setup or {}).items():
+        path = settings.agent_workspace() / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    agent = Agent.start(goal, settings, model, ToolRegistry.from_plugins())
+    assert any(isinstance(c, StagedDecisions) for c in agent.components)
+    return agent, model, agent.run_sync()
+
+
+def test_goal_files_are_the_names_a_goal_gives():
+    assert goal_files("Write a haiku about the sea to haiku.txt") == ["haiku.txt"]
+    assert goal_files("Copy notes.txt to out/backup.txt, then read ./notes.txt again") == [
+        "notes.txt", "out/backup.txt"]
+    assert goal_files("Search python.org for news, e.g. releases") == []
+    assert goal_files("Summarise https://example.com/page.html into summary.md") == ["summary.md"]
+
+
+def test_tools_sharing_words_with_the_goal_come_first():
+    tools = list(ToolRegistry.from_plugins())
+    assert rank_tools("Read notes.txt and write a summary file", tools)[0].name in {"read_file", "write_file"}
+    assert rank_tools("Search the web for the population of Lyon", tools)[0].name == "web_search"
+
+
+def test_write_then_finish_in_two_steps(settings):
+    agent, model, outcome = run(settings, "Write a haiku about the sea to haiku.txt", [
+        {"tool": "write_file"}, {"path": "haiku.txt"}, "Waves fold into foam\nsalt wind", {"tool": "finish"},
+        "haiku.txt holds the haiku",
+    ])
+    assert outcome.status is Status.FINISHED and outcome.steps == 2
+    assert (settings.agent_workspace() / "haiku.txt").read_text() == "Waves fold into foam\nsalt wind"
+    pick, names, content, pick2, reason = model.schemas
+    assert "write_file" in pick["properties"]["tool"]["enum"] and pick["additionalProperties"] is False
+    assert names["properties"]["path"]["enum"] == ["haiku.txt"]  # a name the goal gives, not invented
+    assert "content" not in names["properties"]  # prose is written in its own plain call
+    assert content is None and reason is None
+    assert pick2["properties"]["tool"]["enum"][0] == "finish"  # the goal's file exists: finish first
+    second_pick = model.calls[3][-1]["content"]
+    assert "haiku.txt (written, 30 bytes)" in second_pick and "choose finish" in second_pick
+    assert model.calls[2][-1]["content"].endswith("Write a haiku about the sea to haiku.txt")  # the goal instructs
+    assert all("Goal: Save the word hello" not in m["content"] for call in model.calls for m in call)  # no examples
+
+
+def test_nothing_to_do_finishes_at_once(settings):
+    agent, model, outcome = run(settings, "You have nothing to do. Finish immediately.",
+                                [{"tool": "finish"}, "nothing to do"])
+    assert outcome.status is Status.FINISHED and outcome.steps == 1 and len(model.calls) == 2
+
+
+def test_a_repeated_failed_call_is_sampled_again(settings):
+    agent, model, outcome = run(settings, "Read missing.txt or notes.txt and write its first line to out.txt", [
+        {"tool": "read_file"}, {"path": "missing.txt"},  # fails: no such file
+        {"tool": "read_file"}, {"path": "missing.txt"}, {"path": "notes.txt"},  # the repeat is resampled
+        {"tool": "finish"}, "done",
+    ], setup={"notes.txt": "first line\n"})
+    assert model.variants == 1
+    calls = [(r.decision["tool"], r.decision["tool_args"].get("path")) for r in agent.history]
+    assert calls == [("read_file", "missing.txt"), ("read_file", "notes.txt"), ("finish", None)]
+    assert agent.history[0].ok is False and agent.history[1].ok is True
+
+
+def test_arguments_that_keep_repeating_drop_the_tool_once(settings):
+    agent, model, outcome = run(settings, "Read missing.txt", [
+        {"tool": "read_file"}, {"path": "missing.txt"},
+        {"tool": "read_file"}, {"path": "missing.txt"}, {"path": "missing.txt"}, {"path": "missing.txt"},
+        {"tool": "finish"}, "missing.txt does not exist",
+    ])
+    picks = [s["properties"]["tool"]["enum"] for s in model.schemas if s and "tool" in s.get("properties", {})]
+    assert "read_file" in picks[1] and "read_file" not in picks[2]
+    assert outcome.status is Status.FINISHED and [r.decision["tool"] for r in agent.history] == ["read_file", "finish"]
+
+
+def test_strategy_follows_the_model_unless_set(settings):
+    small, big = Recording([]), ScriptedModel([])
+
+    def staged(options, model) -> bool:
+        return any(isinstance(c, StagedDecisions) for c in default_components(options, model=model))
+
+    assert staged(settings, small) and not staged(settings, big)
+    assert not staged(settings.model_copy(update={"decision_strategy": "single"}), small)
+    assert staged(settings.model_copy(update={"decision_strategy": "staged"}), big)
+
+
+def test_embedded_model_says_it_is_small_and_varies_without_reloading():
+    from forge.models.local import LocalModel
+
+    model = LocalModel("smollm2")
+    other = model.variant(temperature=0.8, seed=7)
+    assert model.small and other.small and other.options is model.options
+    assert other._params(None, False)["temperature"] == 0.8 and other._params(None, False)["seed"] == 7
+    assert model._params(None, False)["temperature"] == model.options.temperature
+
+
+@pytest.mark.parametrize("strategy", ["single", "staged"])
+def test_both_strategies_run_the_same_tools(settings, strategy):
+    """The strategy changes how the model is asked, not what runs: same workspace result either way."""
+    script: list[Any]
+    if strategy == "staged":
+        script = [{"tool": "write_file"}, {"path": "a.txt"}, "x", {"tool": "finish"}, "ok"]
+    else:
+        script = [{"thoughts": {"text": "w"}, "tool": "write_file", "tool_args": {"path": "a.txt", "content": "x"}},
+                  {"thoughts": {"text": "f"}, "tool": "finish", "tool_args": {"reason": "ok"}}]
+    model = ScriptedModel(script)
+    options = settings.model_copy(update={"decision_strategy": strategy})
+    agent = Agent.start("Write x to a.txt", options, model, ToolRegistry.from_plugins())
+    outcome = asyncio.run(agent.run())
+    assert outcome.status is Status.FINISHED and (settings.agent_workspace() / "a.txt").read_text() == "x"
+
+
+def test_optional_arguments_keep_their_defaults_and_a_failed_tool_is_offered_last(settings):
+    agent, model, outcome = run(settings, "Copy notes.txt to backup.txt", [
+        {"tool": "list_folder"}, {"path": "notes.txt"},  # fails: a file, not a folder
+        {"tool": "read_file"}, {"path": "notes.txt"},
+        {"tool": "write_file"}, {"path": "backup.txt"}, "buy milk", {"tool": "finish"}, "copied",
+    ], setup={"notes.txt": "buy milk\n"})
+    assert outcome.status is Status.FINISHED
+    assert (settings.agent_workspace() / "backup.txt").read_text() == "buy milk"
+    read_args = next(s for s in model.schemas[3:] if s and "path" in s.get("properties", {}))
+    assert set(read_args["properties"]) == {"path"}  # read_file's offset/limit are left to their defaults
+    second_pick = model.schemas[2]["properties"]["tool"]["enum"]
+    assert second_pick[-1] == "list_folder"  # it just failed
+    content_prompt = model.calls[6][-1]["content"]
+    assert content_prompt.startswith("The text of notes.txt:\nbuy milk")
+    assert content_prompt.endswith("Copy notes.txt to backup.txt\nWrite the text that goes into backup.txt.")
+    write_names = next(s for s in model.schemas[5:] if s and "path" in s.get("properties", {}))
+    assert write_names["properties"]["path"]["enum"] == ["backup.txt"]  # a writer gets the missing output only
