@@ -1,7 +1,12 @@
-import json, os, sys
+import os
+import sys
+
 
 def fail(msg):
-    print('Error: ' + msg); sys.exit(1)
+    print("Error: " + msg)
+    sys.exit(1)
 
-if not os.path.exists('done.txt'): fail('done.txt is missing')
-print('ok')
+
+if not os.path.exists("done.txt"):
+    fail("done.txt is missing")
+print("ok")
