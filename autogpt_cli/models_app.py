@@ -144,6 +144,10 @@ def pull(
 
     try:
         model = store.pull(ref, endpoint=os.environ.get("HF_ENDPOINT") or None, progress=bars, on_plan=show)
+    except KeyboardInterrupt:
+        bars.stop()
+        err.print(f"interrupted; `autogpt models pull {name}` resumes where it stopped", highlight=False)
+        raise typer.Exit(130) from None
     finally:
         bars.stop()
     if json_output:

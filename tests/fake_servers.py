@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,6 +34,7 @@ class FakeHub:
     gated: set[str] = field(default_factory=set)
     cut_next: int = 0
     fail_after_cut: bool = False
+    throttle: float = 0.0  # seconds to wait after each MB sent (to interrupt a download half way)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, Range)
     bytes_sent: int = 0
     _cut_happened: bool = False
@@ -107,8 +109,15 @@ class FakeHub:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return None
-                self.wfile.write(data)
-                hub.bytes_sent += len(data)
+                step = 1 << 20
+                for i in range(0, len(data), step):
+                    try:
+                        self.wfile.write(data[i : i + step])
+                    except OSError:  # the client went away
+                        return None
+                    hub.bytes_sent += len(data[i : i + step])
+                    if hub.throttle:
+                        time.sleep(hub.throttle)
                 return None
 
             do_HEAD = _resolve

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -154,6 +156,31 @@ def test_an_interrupted_pull_resumes_on_the_next_pull(tmp_path: Path, hub: FakeH
     assert hub.bytes_sent == SIZE // 2 + (SIZE - kept)
     assert hashlib.sha256((model_dir(tmp_path) / ALIAS_FILE).read_bytes()).hexdigest() == SHA
     assert listed(tmp_path, hub)[f"local/{ALIAS}"]["status"] == "ready"
+
+
+def test_ctrl_c_keeps_the_partial_file_and_the_next_pull_resumes_it(tmp_path: Path, hub: FakeHub) -> None:
+    hub.throttle = 0.05  # ~20 MB/s: time to interrupt half way
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOGPT_", "HF_"))}
+    env.update({"HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": hub.url, "OLLAMA_HOST": "127.0.0.1:9"})
+    proc = subprocess.Popen([AUTOGPT, "models", "pull", ALIAS, "--workspace", str(tmp_path / "ws")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    partial = model_dir(tmp_path) / ".partial"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(p.stat().st_size for p in partial.glob("*.part")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert f"`autogpt models pull {ALIAS}` resumes where it stopped" in stderr and "Traceback" not in stderr
+    (part,) = partial.glob("*.part")
+    kept = part.stat().st_size
+    assert 0 < kept < SIZE
+
+    hub.throttle = 0.0
+    out = cli(tmp_path, hub, "models", "pull", ALIAS)
+    assert out.returncode == 0, out.stderr
+    assert gets(hub)[-1][2] == f"bytes={kept}-"
+    assert hashlib.sha256((model_dir(tmp_path) / ALIAS_FILE).read_bytes()).hexdigest() == SHA
 
 
 def test_a_checksum_mismatch_is_refused_and_the_partial_file_removed(tmp_path: Path, hub: FakeHub) -> None:

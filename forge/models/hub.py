@@ -209,6 +209,10 @@ class ModelStore:
                 f"`autogpt models rm {ref.name}` first, or pull with --name OTHER"
             )
         folder = self.root / folder_name(ref.name)
+        other = self._manifest(folder) if folder.is_dir() else None
+        if other is not None and other.name != ref.name:
+            raise ConfigError(f"{ref.name!r} would share the folder of pulled model {other.name!r}; "
+                              "pull it with --name OTHER")
         up_to_date = existing is not None and _same_files(existing, files)
         resume = sum(_partial_path(folder, f).stat().st_size for f in files if _partial_path(folder, f).exists())
         return PullPlan(
@@ -264,6 +268,10 @@ class ModelStore:
             tmp = folder / f"{MANIFEST}.tmp"
             tmp.write_text(json.dumps(model.model_dump(mode="json"), indent=2) + "\n")
             tmp.replace(folder / MANIFEST)
+            keep = {f.name for f in plan.files}
+            for stale in folder.glob("*.gguf"):  # a previous version's files, renamed since
+                if stale.name not in keep:
+                    stale.unlink()
         return model
 
 
