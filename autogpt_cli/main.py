@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Any
 
@@ -22,13 +23,13 @@ app.add_typer(runs_app, name="runs")
 
 def _add_subapps() -> None:
     # Each sub-app module imports only typer at load time, so `autogpt --help` stays instant.
-    from autogpt_cli import credentials_app, memory_app, plugins_app, workflow_app
+    from autogpt_cli import credentials_app, memory_app, models_app, plugins_app, workflow_app
 
     app.add_typer(workflow_app.app, name="workflow")
     app.add_typer(memory_app.app, name="memory")
     app.add_typer(credentials_app.app, name="credentials")
     app.add_typer(plugins_app.tools_app, name="tools")
-    app.add_typer(plugins_app.models_app, name="models")
+    app.add_typer(models_app.app, name="models")
 
 
 _add_subapps()
@@ -42,6 +43,8 @@ def _settings(**overrides: Any):  # -> forge.config.Settings
     from autogpt_cli.settings import CliSettings
     from forge.errors import ConfigError
 
+    if "AUTOGPT_OLLAMA_HOST" not in os.environ and os.environ.get("OLLAMA_HOST"):
+        overrides.setdefault("ollama_host", os.environ["OLLAMA_HOST"])  # the variable the ollama CLI reads
     try:
         return CliSettings(**{k: v for k, v in overrides.items() if v is not None and v != []})
     except ValidationError as e:
@@ -177,6 +180,8 @@ def main() -> None:
         if not isinstance(e, AutoGPTError):
             raise
         print(f"error: {for_terminal(clean_text(str(e)))}", file=sys.stderr)
+        if isinstance(getattr(e, "exit_code", None), int):  # e.g. no Ollama server (10), a failed pull (11)
+            sys.exit(e.exit_code)  # type: ignore[attr-defined]
         if isinstance(e, ConfigError):
             sys.exit(EXIT_USAGE)
         sys.exit(EXIT_PROVIDER if isinstance(e, LLMError) else 1)

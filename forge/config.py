@@ -68,6 +68,9 @@ class Settings(BaseModel):
     # Embedded model
     local_n_ctx: int = Field(default=8192, ge=512)
     local_n_threads: int | None = Field(default=None, ge=1)
+    local_gpu_layers: int | None = Field(default=None, ge=-1)  # None: all when llama.cpp has a GPU backend
+    models_dir: Path | None = None  # pulled models (`autogpt models pull`); None: <workspace>/models
+    ollama_host: str | None = None  # Ollama server for ollama/ models without --api-base (CLI: OLLAMA_HOST)
 
     # Data
     workspace: Path = Path("workspace")
@@ -159,6 +162,10 @@ class Settings(BaseModel):
     def agent_workspace(self) -> Path:
         """The folder the agent's file tools are confined to."""
         return self.agent_dir() / "workspace"
+
+    def models_path(self) -> Path:
+        """Where `autogpt models pull` puts models and `local/NAME` finds them."""
+        return self.models_dir if self.models_dir is not None else self.workspace / "models"
 
     def runs_dir(self) -> Path:
         return self.workspace / "runs"

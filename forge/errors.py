@@ -10,7 +10,9 @@ it as is (httpx `_exceptions.py`, llm `get_key`).
     │   ├── WorkspaceError
     │   └── RunError           a stored run is missing, already finished, or damaged
     ├── LLMError               the model provider failed (after retries)
-    │   └── LLMAuthError       401/403: also a ConfigError, the key is wrong
+    │   ├── LLMAuthError       401/403: also a ConfigError, the key is wrong
+    │   └── ModelServerUnavailableError  no server answers at a self-hosted model's address (Ollama)
+    ├── DownloadError          pulling a model failed (Hub refusal, network, checksum mismatch)
     ├── ModelError             the *model* did something wrong; fed back to it as an observation
     │   ├── InvalidDecisionError
     │   └── ToolError          a tool refused or failed because of its arguments
@@ -52,6 +54,18 @@ class LLMError(AutoGPTError):
 
 class LLMAuthError(LLMError, ConfigError):
     """401/403 from the provider: never retried."""
+
+
+class ModelServerUnavailableError(LLMError):
+    """Nothing answers at the model server's address: the user must start it. Not retried."""
+
+    exit_code = 10
+
+
+class DownloadError(AutoGPTError):
+    """A model download failed: the Hub refused it, the network dropped, or a checksum did not match."""
+
+    exit_code = 11
 
 
 class ModelError(AutoGPTError):

@@ -176,7 +176,7 @@ def test_cli_lists_plugin_tools_and_models(acme: Path) -> None:
     assert tools["read_file"]["plugin"] == "forge.default_plugins.tools"
     assert tools["acme_echo"]["description"] == "Echo a text back."
 
-    out = _cli(["models", "list", "--json"], acme)
+    out = _cli(["models", "backends", "--json"], acme)
     assert out.returncode == 0, out.stderr
     prefixes = {m["prefix"]: m["plugin"] for m in json.loads(out.stdout)}
     assert prefixes["acme/"] == "acme-plugin:acme" and prefixes["local/"] == "forge.default_plugins.models"

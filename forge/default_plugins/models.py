@@ -1,7 +1,8 @@
-"""Built-in model backends: the scripted fake, the embedded llama.cpp model, and litellm for the rest."""
+"""Built-in model backends: the scripted fake, local llama.cpp models, Ollama, and litellm for the rest."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +20,17 @@ def scripted(rest: str, options: LLMOptions) -> Model:
 
 
 def local(rest: str, options: LLMOptions) -> Model:
-    from forge.models.local import LocalModel, check_local_model
+    from forge.models.local import LocalModel, check_llama_cpp
 
-    model = LocalModel(rest, options)  # an unknown name -> ModelNotFoundError listing the known ones
-    check_local_model(rest)  # not installed -> ConfigError naming the fix
+    model = LocalModel(rest, options)  # unknown name or missing file -> one line naming the fix
+    check_llama_cpp()  # not installed -> ConfigError naming the fix
     return model
+
+
+def ollama(rest: str, options: LLMOptions, *, prefix: str) -> Model:
+    from forge.models.ollama import OllamaModel
+
+    return OllamaModel(prefix + rest, options)  # no server answering -> one line, exit code 10
 
 
 def litellm(spec: str, options: LLMOptions) -> Model:
@@ -36,7 +43,17 @@ def litellm(spec: str, options: LLMOptions) -> Model:
 @hookimpl
 def register_models(register: Callable[..., Any]) -> None:
     register("scripted/", scripted, description="scripted/<file.json>: replies from a file (tests, demos)")
-    register("local/", local, description="local/smollm2: the embedded llama.cpp model, offline")
+    register(
+        "local/",
+        local,
+        description="local/smollm2 (embedded), local/NAME (`autogpt models pull NAME`), local//path/file.gguf",
+    )
+    for prefix in ("ollama/", "ollama_chat/"):
+        register(
+            prefix,
+            functools.partial(ollama, prefix=prefix),
+            description=f"{prefix}NAME: a model of a local Ollama server, decisions as structured output",
+        )
     register(
         "",
         litellm,

@@ -21,6 +21,7 @@ _READONLY_NOTICE = r".*using the `ReadOnly` qualifier"
 _lock = threading.Lock()  # environment edits
 _import_lock = threading.Lock()
 _litellm: ModuleType | None = None
+_defaulted: set[str] = set()  # variables setup_environment() set itself (the user had not)
 
 
 def litellm_tokenizers_dir() -> Path | None:
@@ -51,13 +52,24 @@ def setup_environment(dotenv: str | Path | None = ".env") -> None:
     set), a warning filter for a notice of litellm's, and the keys of a `.env` file (pydantic-settings
     reads `.env` only into Settings fields, but providers look keys up in os.environ). Idempotent."""
     for key, value in offline_env().items():
-        os.environ.setdefault(key, value)
+        if key not in os.environ:
+            os.environ[key] = value
+            _defaulted.add(key)
     # litellm's typed dicts trip a pydantic notice (at import and on some calls) that means nothing to users.
     warnings.filterwarnings("ignore", message=_READONLY_NOTICE, category=UserWarning)
     if dotenv is not None and Path(dotenv).is_file():
         from dotenv import load_dotenv
 
         load_dotenv(Path(dotenv), override=False)
+
+
+def allow_hub_downloads() -> None:
+    """For an application command that downloads from the HF Hub on purpose (`autogpt models pull`),
+    before huggingface_hub is imported: drop the HF_HUB_OFFLINE default set above. A value the user
+    set is kept (the pull then says to unset it)."""
+    if "HF_HUB_OFFLINE" in _defaulted:
+        os.environ.pop("HF_HUB_OFFLINE", None)
+        _defaulted.discard("HF_HUB_OFFLINE")
 
 
 @contextmanager

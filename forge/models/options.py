@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 
@@ -17,6 +18,9 @@ class LLMOptions:
     context_window: int | None = None  # override the model's own window
     local_n_ctx: int = 8192  # embedded model: context it runs with (capped at what it was trained on)
     local_n_threads: int | None = None  # embedded model: None = all cores up to 8
+    local_gpu_layers: int | None = None  # local models: layers offloaded to a GPU; None = all if llama.cpp can
+    models_dir: Path | None = None  # where `local/NAME` finds pulled models (Settings.models_path())
+    ollama_host: str | None = None  # ollama/ models: the server when api_base is not set
 
     @classmethod
     def from_settings(cls, settings: Any) -> LLMOptions:
@@ -27,4 +31,6 @@ class LLMOptions:
             source = mapping.get(f.name, f.name)
             if hasattr(settings, source):
                 values[f.name] = getattr(settings, source)
+        if callable(getattr(settings, "models_path", None)):
+            values["models_dir"] = settings.models_path()
         return cls(**values)
