@@ -163,3 +163,22 @@ def test_optional_arguments_keep_their_defaults_and_a_failed_tool_is_offered_las
     assert content_prompt.endswith("Copy notes.txt to backup.txt\nWrite the text that goes into backup.txt.")
     write_names = next(s for s in model.schemas[5:] if s and "path" in s.get("properties", {}))
     assert write_names["properties"]["path"]["enum"] == ["backup.txt"]  # a writer gets the missing output only
+
+
+def test_the_goals_inputs_are_offered_first_until_read(settings):
+    agent, model, outcome = run(settings, "Write the text of name.txt in capital letters to upper.txt", [
+        {"tool": "read_file"}, {"path": "name.txt"},
+        {"tool": "write_file"}, {"path": "upper.txt"}, "ADA LOVELACE", {"tool": "finish"}, "done",
+    ], setup={"name.txt": "ada lovelace\n"})
+    assert outcome.status is Status.FINISHED
+    first, second = model.schemas[0], model.schemas[2]
+    assert first["properties"]["tool"]["enum"][0] == "read_file"
+    assert "Not read yet: name.txt" in model.calls[0][-1]["content"]
+    assert second["properties"]["tool"]["enum"][0] == "write_file"  # read now: the goal's own words lead again
+    assert "Not read yet" not in model.calls[2][-1]["content"]
+
+
+def test_rank_prefers_the_action_the_goal_names_first():
+    tools = list(ToolRegistry.from_plugins())
+    assert rank_tools("Use Python to sum 1 to 100 and write the result to sum.txt", tools)[0].name == "execute_python"
+    assert rank_tools("Write the sum of 1 to 100 to sum.txt, using Python", tools)[0].name == "write_file"

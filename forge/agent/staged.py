@@ -83,12 +83,17 @@ def _words(text: str) -> set[str]:
 
 
 def rank_tools(goal: str, tools: Sequence[Tool]) -> list[Tool]:
-    """Tools sharing the most words with the goal first (name parts count double), else registry order."""
-    words = _words(goal)
+    """Tools sharing words with the goal first, else registry order. A word in a tool's name counts
+    double, and a word early in the goal counts more than a late one: the action a goal names first is
+    usually the one to take first ("Use Python to sum ... and write sum.txt")."""
+    order = [w for w in re.findall(r"[a-z0-9]+", goal.lower()) if len(w) > 2 and w not in STOPWORDS]
+    weight: dict[str, float] = {}
+    for i, w in enumerate(order):
+        weight.setdefault(w, 1.0 / (1.0 + 0.2 * i))
 
-    def score(t: Tool) -> int:
+    def score(t: Tool) -> float:
         name = set(t.name.lower().split("_"))
-        return 2 * len(words & name) + len(words & _words(t.description))
+        return sum(weight[w] * (2 if w in name else 1) for w in weight.keys() & (name | _words(t.description)))
 
     return sorted(tools, key=lambda t: -score(t))
 
@@ -143,6 +148,10 @@ class StagedDecisions(Component):
         last = agent.history[-1] if agent.history else None
         if last is not None and last.decision is not None and not last.ok:  # it just failed: offered last
             ranked.sort(key=lambda t: t.name == last.decision.get("tool"))  # type: ignore[union-attr]
+        unread = [name for name, state in files if state == "given" and name not in _read_paths(agent.history)]
+        if unread and not done:  # the goal's inputs come first: the tool that best fits "read the file"
+            reader = rank_tools("read file", ranked)[0]
+            ranked.sort(key=lambda t: t is not reader)
         if done:  # the goal's files are there: finish is the first offer
             ranked.sort(key=lambda t: not t.ends_run)
         lines = [f"Goal: {agent.goal}", "", "Tools:"]
@@ -151,6 +160,8 @@ class StagedDecisions(Component):
         lines += [r.one_line() for r in agent.history[-self.history_lines :]] or ["Nothing yet."]
         if files:
             lines += ["", "Files the goal names: " + "; ".join(f"{name} ({state})" for name, state in files)]
+        if unread and not done:
+            lines.append("Not read yet: " + ", ".join(unread))
         if done:
             lines.append("The files the goal asks for exist now. If the goal is done, choose finish.")
         lines += [*agent.notes, "", f"Step {step}. Which tool comes next?"]
@@ -248,8 +259,10 @@ class StagedDecisions(Component):
             label = f"The text of {source}" if source and (last.decision or {}).get("tool") == "read_file" else "Found"
             found = [f"{label}:\n{last.output[:RESULT_CHARS]}", ""]
         if key in CODE_ARGS:
+            missing = [name for name, state in self._file_states(agent) if state == "missing"]
+            save = [f"The program must write its result to {', '.join(missing)}."] if missing else []
             return [{"role": "system", "content": CODE_SYSTEM},
-                    {"role": "user", "content": "\n".join([*found, agent.goal])}]
+                    {"role": "user", "content": "\n".join([*found, agent.goal, *save])}]
         if key in CONTENT_ARGS:
             path = given.get("path")
             ask = [f"Write the text that goes into {path}."] if isinstance(path, str) and found else []
@@ -316,6 +329,17 @@ def _workspace_files(agent: BaseAgent) -> list[str]:
     except OSError:
         return []
     return names[:WORKSPACE_CHOICES]
+
+
+def _read_paths(history: Sequence[StepRecord]) -> set[str]:
+    """Paths the run has read successfully (any tool taking a path whose result came back ok, except
+    writers: a call with content wrote, it did not read)."""
+    paths = set()
+    for r in history:
+        args = (r.decision or {}).get("tool_args") or {}
+        if r.ok and r.feedback is None and isinstance(args.get("path"), str) and not args.keys() & CONTENT_ARGS:
+            paths.add(args["path"].lstrip("./"))
+    return paths
 
 
 def _ran_ok(history: Sequence[StepRecord]) -> bool:
