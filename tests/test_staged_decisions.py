@@ -182,3 +182,11 @@ def test_rank_prefers_the_action_the_goal_names_first():
     tools = list(ToolRegistry.from_plugins())
     assert rank_tools("Use Python to sum 1 to 100 and write the result to sum.txt", tools)[0].name == "execute_python"
     assert rank_tools("Write the sum of 1 to 100 to sum.txt, using Python", tools)[0].name == "write_file"
+
+
+def test_arguments_missing_a_required_one_are_sampled_again(settings):
+    agent, model, outcome = run(settings, "Read the page http://127.0.0.1:9/x and finish", [
+        {"tool": "read_webpage"}, "not json at all", {"url": "http://127.0.0.1:9/x"},
+        {"tool": "finish"}, "done",
+    ])
+    assert model.variants == 1 and agent.history[0].decision["tool_args"]["url"] == "http://127.0.0.1:9/x"

@@ -124,7 +124,9 @@ class StagedDecisions(Component):
             for attempt in range(self.resamples + 1):
                 model = agent.model if attempt == 0 else _variant(agent.model, step, attempt)
                 args = await self._fill_args(agent, model, tool, usage)
-                if _key({"tool": tool.name, "tool_args": args}) not in avoid:
+                required = tool.parameters_schema().get("required", [])
+                # A reply cut short or unparseable leaves required arguments out: sample it again too.
+                if _key({"tool": tool.name, "tool_args": args}) not in avoid and all(k in args for k in required):
                     break
             else:
                 excluded.add(tool.name)
