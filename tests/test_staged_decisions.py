@@ -190,3 +190,14 @@ def test_arguments_missing_a_required_one_are_sampled_again(settings):
         {"tool": "finish"}, "done",
     ])
     assert model.variants == 1 and agent.history[0].decision["tool_args"]["url"] == "http://127.0.0.1:9/x"
+
+
+def test_when_every_sample_misses_a_required_argument_the_one_shot_prompt_decides(settings):
+    bad = ["not json"] * 3  # the first sample and both resamples of read_webpage's url
+    one_shot = {"thoughts": {"text": "finish"}, "tool": "finish", "tool_args": {"reason": "cannot read it"}}
+    agent, model, outcome = run(settings, "Read a web page", [
+        {"tool": "read_webpage"}, *bad, {"tool": "read_webpage"}, *bad, {"tool": "read_webpage"}, *bad, one_shot,
+    ])
+    assert outcome.status is Status.FINISHED and agent.history[0].decision["tool"] == "finish"
+    assert "Reply with exactly one JSON object" in model.calls[-1][0]["content"]  # the one-shot system prompt
+    assert model.schemas[-1] is not None and "anyOf" in model.schemas[-1]  # the whole-decision grammar

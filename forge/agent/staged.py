@@ -110,7 +110,7 @@ class StagedDecisions(Component):
         self.history_lines = history_lines
         self._seen: dict[str, tuple[int, int] | None] = {}  # goal files as first seen: (size, mtime)
 
-    async def decide(self, agent: BaseAgent, step: int) -> LLMResponse:
+    async def decide(self, agent: BaseAgent, step: int) -> LLMResponse | None:
         usage: list[Usage] = []
         history = [r for r in agent.history if r.decision is not None and r.feedback is None]
         avoid = {_key(r.decision) for r in history if not r.ok}
@@ -133,6 +133,11 @@ class StagedDecisions(Component):
                 continue
             break
         assert tool is not None
+        if not all(k in args for k in tool.parameters_schema().get("required", [])):
+            # Every sample left a required argument out: the one-shot prompt decides this cycle instead
+            # (its whole-decision grammar cannot leave one out). The stages' tokens still count.
+            agent.add_usage(sum(usage, Usage()))
+            return None
         decision = {
             "thoughts": {"text": f"Next: {tool.name}.", "reasoning": "", "plan": "", "criticism": ""},
             "tool": tool.name,
