@@ -21,6 +21,7 @@ from typing import Any
 from benchmark.attempt import AttemptJob, run_attempt
 from benchmark.python_tests import USER_MODULE_PREFIX
 from benchmark.results import AttemptResult
+from forge.cluster import DaskConnection
 from forge.errors import ConfigError
 
 
@@ -70,31 +71,13 @@ def _run_attempt_remote(payload: bytes) -> AttemptResult:
     return asyncio.run(run_attempt(job))
 
 
-class DaskExecutor(Executor):
+class DaskExecutor(DaskConnection, Executor):
     """`address` of a running scheduler (tcp://HOST:PORT), or an existing asynchronous `client`."""
 
     name = "dask"
 
     def __init__(self, address: str | None = None, *, client: Any = None, connect_timeout: float = 10.0):
-        if address is None and client is None:
-            raise ConfigError("--executor dask needs a scheduler; pass --scheduler tcp://HOST:PORT")
-        self.address = address
-        self.client = client
-        self._own_client = client is None
-        self.connect_timeout = connect_timeout
-
-    async def start(self) -> None:
-        if self.client is not None:
-            return
-        from distributed import Client
-
-        try:
-            self.client = await Client(self.address, asynchronous=True, timeout=self.connect_timeout)
-        except (OSError, TimeoutError, ValueError) as e:
-            raise ConfigError(
-                f"cannot reach the Dask scheduler at {self.address} ({e}); start one with `dask scheduler` and "
-                "`dask worker ADDRESS`, or fix --scheduler"
-            ) from None
+        super().__init__(address, client=client, connect_timeout=connect_timeout, what="--executor dask")
 
     @staticmethod
     def payload(job: AttemptJob) -> bytes:
@@ -107,21 +90,9 @@ class DaskExecutor(Executor):
         return cloudpickle.dumps(job)
 
     async def run(self, job: AttemptJob) -> AttemptResult:
-        await self.start()
-        assert self.client is not None
-        future = self.client.submit(_run_attempt_remote, self.payload(job), pure=False,
-                                    key=f"bench-{job.item.name}-{job.attempt}-{uuid.uuid4().hex[:8]}")
-        try:
-            result: AttemptResult = await future
-        except asyncio.CancelledError:
-            await future.cancel()  # Ctrl-C: free the worker slot
-            raise
+        key = f"bench-{job.item.name}-{job.attempt}-{uuid.uuid4().hex[:8]}"
+        result: AttemptResult = await self.submit(_run_attempt_remote, self.payload(job), key=key)
         return result
-
-    async def close(self) -> None:
-        if self.client is not None and self._own_client:
-            await self.client.close()
-            self.client = None
 
 
 def make_executor(name: str, scheduler: str | None = None) -> Executor:

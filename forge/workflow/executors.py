@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from forge.blocks.base import Block, BlockContext
+from forge.cluster import DaskConnection
 from forge.errors import ConfigError
 from forge.security.permissions import private_dir
 
@@ -75,32 +76,11 @@ def _run_block_remote(payload: bytes) -> list[tuple[str, Any]]:
     return asyncio.run(collect())
 
 
-class DaskExecutor(Executor):
+class DaskExecutor(DaskConnection, Executor):
     """`address` of a running scheduler (tcp://HOST:PORT), or an existing asynchronous `client`."""
 
     name = "dask"
     streams_live = False
-
-    def __init__(self, address: str | None = None, *, client: Any = None, connect_timeout: float = 10.0):
-        if address is None and client is None:
-            raise ConfigError("the dask executor needs a scheduler; pass --scheduler tcp://HOST:PORT")
-        self.address = address
-        self.client = client
-        self._own_client = client is None
-        self.connect_timeout = connect_timeout
-
-    async def start(self) -> None:
-        if self.client is not None:
-            return
-        from distributed import Client
-
-        try:
-            self.client = await Client(self.address, asynchronous=True, timeout=self.connect_timeout)
-        except (OSError, TimeoutError, ValueError) as e:
-            raise ConfigError(
-                f"cannot reach the Dask scheduler at {self.address} ({e}); start one with "
-                "`dask scheduler` and `dask worker ADDRESS`, or fix --scheduler"
-            ) from None
 
     @staticmethod
     def _payload(block: type[Block], input: BaseModel, ctx: BlockContext) -> bytes:  # noqa: A002
@@ -113,22 +93,10 @@ class DaskExecutor(Executor):
         return cloudpickle.dumps((block, input, ctx.settings, ctx.workspace, ctx_fields))
 
     async def run(self, block: type[Block], input: BaseModel, ctx: BlockContext, emit: Emit) -> None:  # noqa: A002
-        await self.start()
-        assert self.client is not None
-        future = self.client.submit(_run_block_remote, self._payload(block, input, ctx), pure=False,
-                                    key=f"{ctx.node_id}-{uuid.uuid4().hex}")
-        try:
-            emissions = await future
-        except asyncio.CancelledError:
-            await future.cancel()  # timeout or Ctrl-C: free the worker slot
-            raise
+        payload = self._payload(block, input, ctx)
+        emissions = await self.submit(_run_block_remote, payload, key=f"{ctx.node_id}-{uuid.uuid4().hex}")
         for name, value in emissions:
             emit(name, value)
-
-    async def close(self) -> None:
-        if self.client is not None and self._own_client:
-            await self.client.close()
-            self.client = None
 
 
 def make_executor(name: str, scheduler: str | None = None) -> Executor:
