@@ -97,11 +97,6 @@ def new_run_dir(reports_dir: Path, now: datetime | None = None) -> tuple[str, Pa
     raise ChallengeError(f"too many runs named {stamp} in {reports_dir}")
 
 
-def latest_run(reports_dir: Path) -> Path | None:
-    runs = sorted((p for p in reports_dir.glob("*/" + REPORT_FILE)), key=lambda p: p.parent.name)
-    return runs[-1].parent if runs else None
-
-
 def _web_env(base_url: str) -> dict[str, str]:
     """How the built-in agent is pointed at the fixture web site (README: Benchmark)."""
     netloc = urlsplit(base_url).netloc
