@@ -99,7 +99,19 @@ def test_mounted_in_run_script() -> None:
     assert {t["name"] for t in json.loads(r.stdout)} == {"ReadFile", "WriteFile", "ThreeSum"}
 
 
-def test_ctrl_c_writes_the_report_of_what_finished(tmp_path: Path) -> None:
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_writes_the_report_of_what_finished(tmp_path: Path, sig: signal.Signals) -> None:
     root = tmp_path / "challenges"
     make_challenge(root, "AFirst", files=["out.txt"], should_contain=["done"])
     make_challenge(root, "BSecond", files=["out.txt"], should_contain=["done"])
@@ -114,7 +126,7 @@ def test_ctrl_c_writes_the_report_of_what_finished(tmp_path: Path) -> None:
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.1)
         time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -128,3 +140,4 @@ def test_ctrl_c_writes_the_report_of_what_finished(tmp_path: Path) -> None:
     assert report["tests"]["BSecond"]["metrics"]["skipped"] == "interrupted"
     assert report["completion_time"] is not None
     assert not (tmp_path / "reports" / "history.json").exists()
+    assert _processes_mentioning(str(tmp_path / "reports")) == []  # the agent server it started is stopped
