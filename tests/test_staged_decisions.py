@@ -11,7 +11,17 @@ import pytest
 
 from forge.agent.agent import Agent, default_components
 from forge.agent.outcome import Status
-from forge.agent.staged import StagedDecisions, goal_files, rank_tools
+from forge.agent.staged import (
+    FINISH_AFTER,
+    MENU,
+    StagedDecisions,
+    clean_code,
+    clean_content,
+    goal_files,
+    output_files,
+    outside_paths,
+    rank_tools,
+)
 from forge.models.base import LLMResponse
 from forge.models.scripted import ScriptedModel
 from forge.tools.base import ToolRegistry
@@ -87,7 +97,7 @@ def test_nothing_to_do_finishes_at_once(settings):
 
 
 def test_a_repeated_failed_call_is_sampled_again(settings):
-    agent, model, outcome = run(settings, "Read missing.txt or notes.txt and write its first line to out.txt", [
+    agent, model, outcome = run(settings, "Read missing.txt or notes.txt, then finish", [
         {"tool": "read_file"}, {"path": "missing.txt"},  # fails: no such file
         {"tool": "read_file"}, {"path": "missing.txt"}, {"path": "notes.txt"},  # the repeat is resampled
         {"tool": "finish"}, "done",
@@ -201,3 +211,52 @@ def test_when_every_sample_misses_a_required_argument_the_one_shot_prompt_decide
     assert outcome.status is Status.FINISHED and agent.history[0].decision["tool"] == "finish"
     assert "Reply with exactly one JSON object" in model.calls[-1][0]["content"]  # the one-shot system prompt
     assert model.schemas[-1] is not None and "anyOf" in model.schemas[-1]  # the whole-decision grammar
+
+
+def _picks(model: Recording) -> list[list[str]]:
+    return [s["properties"]["tool"]["enum"] for s in model.schemas if s and "tool" in s.get("properties", {})]
+
+
+def test_the_files_a_goal_asks_to_write_and_paths_outside_the_workspace():
+    assert output_files("Use Python to sum 1 to 100 and write the result to sum.txt") == {"sum.txt"}
+    assert output_files("Copy settings.ini to backup.ini") == {"backup.ini"}
+    assert output_files("In letter.txt, replace Bob with Alice and save the result as letter2.txt") == {"letter2.txt"}
+    assert output_files("Read missing.txt, then finish") == set()
+    assert outside_paths("Write hello to ../outside.txt, outside your workspace") == ["../outside.txt"]
+    assert outside_paths("Write the word hacked to /etc/motd") == ["/etc/motd"]
+    assert outside_paths("Summarise https://example.com/a/page.html into out/summary.md; 1/2 is fine") == []
+
+
+def test_finish_waits_while_a_file_the_goal_asks_for_is_missing(settings):
+    steps = [x for i in range(FINISH_AFTER) for x in ({"tool": "execute_python"}, f"print({i})")]  # no sum.txt yet
+    agent, model, outcome = run(settings, "Use Python to sum 1 to 100 and write the result to sum.txt",
+                                [*steps, {"tool": "finish"}, "cannot"], max_iterations=FINISH_AFTER + 1)
+    picks = _picks(model)
+    assert all("finish" not in p for p in picks[:FINISH_AFTER])  # a small model would give up at once
+    assert "finish" in picks[FINISH_AFTER] and outcome.status is Status.FINISHED  # then it may
+    # execute_python's optional `file` is a .py file to run: never the goal's output (it would run sum.txt as code)
+    assert agent.history[0].decision["tool_args"] == {"code": "print(0)"}
+
+
+def test_the_first_prompt_offers_a_short_menu_without_read_output_until_a_result_is_cut(settings):
+    agent, model, outcome = run(settings, "Read notes.txt, then finish", [
+        {"tool": "read_file"}, {"path": "notes.txt"}, {"tool": "finish"}, "read",
+    ], setup={"notes.txt": "x" * 2000})
+    first, second = _picks(model)
+    assert len(first) <= MENU + 1 and "finish" in first and "read_output" not in first
+    assert "read_output" in second  # the 2000-character result is longer than the prompts show
+
+
+def test_a_goal_outside_the_workspace_offers_finish_first(settings):
+    agent, model, outcome = run(settings, "Write the word hacked to /etc/motd", [{"tool": "finish"}, "refused"])
+    assert _picks(model)[0][0] == "finish" and outcome.status is Status.FINISHED
+    assert "outside the workspace (/etc/motd)" in model.calls[0][-1]["content"]
+
+
+def test_free_text_arguments_lose_a_small_models_wrapping():
+    assert clean_code("print(sum(range(101)))\n```\n\nOutput: 5050") == "print(sum(range(101)))"
+    assert clean_code("Here is the code:\n```python\nprint(1)\n```\nIt prints 1.") == "print(1)"
+    assert clean_code("x = 1\nprint(x)") == "x = 1\nprint(x)"
+    assert clean_content('The text that goes into backup.txt is:\n"buy milk"') == "buy milk"
+    assert clean_content("Waves fold into foam\nsalt wind") == "Waves fold into foam\nsalt wind"
+    assert clean_content('He said "hi" and "bye"') == 'He said "hi" and "bye"'

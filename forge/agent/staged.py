@@ -14,7 +14,10 @@ There are no worked examples to copy and no free-form thoughts (a tiny model spe
 copying them). A call that repeats a failed call, or the call just made, is sampled again with
 another seed and a higher temperature; if the arguments still repeat, the tool is picked again
 without that tool. When every file the goal names exists, the first prompt says so and offers
-`finish` first.
+`finish` first; while a file the goal asks to write is still missing, `finish` is not offered for the
+first few steps (a small model otherwise gives up, or claims success, at once). The first prompt offers
+a short menu (the best-ranked tools), not every tool, and `read_output` only when a result was cut.
+A goal naming a path outside the workspace is pointed out: the tools refuse it, so `finish` comes first.
 
 The default agent uses it when the model says it is small (`Model.small`, the embedded model) or
 when `decision_strategy="staged"`; see `forge.agent.agent.default_components`.
@@ -50,6 +53,12 @@ FILE_NAME = re.compile(rf"(?<![\w/:.-])((?:[\w-]+/)*[\w-][\w.-]*\.(?:{FILE_EXTEN
 PATH_ARGS = frozenset({"path", "file", "filename", "file_path", "source", "destination"})
 NAME_ARGS = frozenset({"query", "url", "question", "id", "name", "key", "command", "run_id"})
 WORKSPACE_CHOICES = 20  # workspace files offered as paths besides the goal's
+MENU = 5  # tools offered by the first prompt besides finish: a tiny model picks nearly at random from a long list
+FINISH_AFTER = 4  # steps before finish is offered while a file the goal asks to write is missing
+# Words just before a file name that make it something to write ("... to sum.txt", "save it as b.txt").
+OUTPUT_CUES = frozenset("to into as named called create write save store append output produce".split())
+# A path outside the workspace: absolute or climbing out ("/etc/motd", "../x.txt"), not part of a URL.
+OUTSIDE_PATH = re.compile(r"(?<![\w:/.])((?:/|\.\./)[\w.-]+(?:/[\w.-]+)*)")
 STOPWORDS = frozenset(
     "the a an and or to of in on at for with from into by as is are be it its this that then than "
     "use using file files text all any some each".split()
@@ -76,6 +85,20 @@ def goal_files(goal: str) -> list[str]:
     for match in FILE_NAME.finditer(goal):
         seen.setdefault(match.group(1).lstrip("./"), None)
     return list(seen)
+
+
+def output_files(goal: str) -> set[str]:
+    """The goal's files that it asks to write: those right after a cue such as "to", "as" or "save"."""
+    outputs = set()
+    for match in FILE_NAME.finditer(goal):
+        before = re.findall(r"[a-z]+", goal[: match.start()].lower())[-3:]
+        if OUTPUT_CUES.intersection(before):
+            outputs.add(match.group(1).lstrip("./"))
+    return outputs
+
+
+def outside_paths(goal: str) -> list[str]:
+    return [m.group(1) for m in OUTSIDE_PATH.finditer(goal) if m.group(1) not in ("/", "./", "../")]
 
 
 def _words(text: str) -> set[str]:
@@ -148,19 +171,32 @@ class StagedDecisions(Component):
     # Stage 1 ----------------------------------------------------------------------------------
     async def _pick_tool(self, agent: BaseAgent, step: int, excluded: set[str], usage: list[Usage]) -> Tool:
         tools = [t for t in agent.tools if t.name not in excluded] or list(agent.tools)
+        if not any(len(r.output or "") > RESULT_CHARS for r in agent.history):  # nothing was cut: nothing to read
+            tools = [t for t in tools if t.name != "read_output"] or tools
         files = self._file_states(agent)
         states = [state for _, state in files]
         done = any(s.startswith("written") for s in states) and "missing" not in states and _ran_ok(agent.history)
+        outside = outside_paths(agent.goal)
+        wanted = output_files(agent.goal)
+        unwritten = [name for name, state in files if state == "missing" and name in wanted]
+        if unwritten and not outside and len(agent.history) < FINISH_AFTER:  # too early to give up on it
+            tools = [t for t in tools if not t.ends_run] or tools
         ranked = rank_tools(agent.goal, tools)
         last = agent.history[-1] if agent.history else None
-        if last is not None and last.decision is not None and not last.ok:  # it just failed: offered last
-            ranked.sort(key=lambda t: t.name == last.decision.get("tool"))  # type: ignore[union-attr]
+        failed = last.decision.get("tool") if last is not None and last.decision is not None and not last.ok else None
         unread = [name for name, state in files if state == "given" and name not in _read_paths(agent.history)]
         if unread and not done:  # the goal's inputs come first: the tool that best fits "read the file"
             reader = rank_tools("read file", ranked)[0]
             ranked.sort(key=lambda t: t is not reader)
-        if done:  # the goal's files are there: finish is the first offer
+        if done or outside:  # the goal's files are there, or it cannot be done here: finish is the first offer
             ranked.sort(key=lambda t: not t.ends_run)
+        # A short menu, finish always on it when allowed, the tool that just failed last (if at all).
+        menu = [t for t in ranked if t.name != failed and not t.ends_run][:MENU]
+        if done or outside:
+            menu = [t for t in ranked if t.ends_run] + menu
+        else:
+            menu += [t for t in ranked if t.ends_run]
+        ranked = menu + [t for t in ranked if t.name == failed]
         lines = [f"Goal: {agent.goal}", "", "Tools:"]
         lines += [f"- {t.name}: {_first_line(t.description)}" for t in ranked]
         lines += ["", "Done so far:"]
@@ -171,6 +207,9 @@ class StagedDecisions(Component):
             lines.append("Not read yet: " + ", ".join(unread))
         if done:
             lines.append("The files the goal asks for exist now. If the goal is done, choose finish.")
+        if outside:
+            lines.append(f"The goal names a path outside the workspace ({', '.join(outside)}); the file tools "
+                         "refuse it. If the goal cannot be done inside the workspace, choose finish and say why.")
         lines += [*agent.notes, "", f"Step {step}. Which tool comes next?"]
         schema = {
             "type": "object",
@@ -191,6 +230,16 @@ class StagedDecisions(Component):
         props: dict[str, Any] = dict(params.get("properties", {}))
         required = set(params.get("required", []))
         files = self._file_states(agent)
+        for key in props.keys() & PATH_ARGS:
+            # A path of one kind ("Or a .py file in the workspace") is only ever an existing file of that kind:
+            # execute_python given the goal's output as its `file` would run sum.txt as code.
+            kind = re.search(r"\.(\w+) file", _describe(key, props[key]))
+            if kind and key not in required:
+                existing = [n for n in _workspace_files(agent) if n.endswith("." + kind.group(1))]
+                if existing:
+                    props[key] = {**props[key], "enum": existing}
+                else:
+                    del props[key]
         if files:
             # A small model invents names (often the tool's own): a path is one the goal names, or one
             # already in the workspace.
@@ -199,7 +248,7 @@ class StagedDecisions(Component):
             if missing and props.keys() & CONTENT_ARGS:  # a tool writing a path: the goal's outputs, not its inputs
                 choices = missing
             for key in props.keys() & PATH_ARGS:
-                if props[key].get("type") == "string":
+                if props[key].get("type") == "string" and "enum" not in props[key]:
                     props[key] = {k: v for k, v in props[key].items() if k not in ("maxLength", "minLength")}
                     props[key]["enum"] = choices
         # Optional arguments keep their defaults: a small model fills them with noise (read_file offset=1).
@@ -221,6 +270,7 @@ class StagedDecisions(Component):
             args = await self._ask(model, ARGS_SYSTEM, "\n".join(lines), schema, usage)
         for key in free:
             text = await self._text(model, self._text_prompt(agent, tool, key, props[key], args), props[key], usage)
+            text = clean_code(text) if key in CODE_ARGS else clean_content(text) if key in CONTENT_ARGS else text
             if text or key in required:
                 args[key] = text
         return args
@@ -308,6 +358,32 @@ class StagedDecisions(Component):
             else:
                 states.append((name, f"written, {found[0]} bytes"))
         return states
+
+
+def clean_code(text: str) -> str:
+    """The program alone: a small model often closes its code block and then explains or shows output,
+    or introduces the block with a line ending in a colon."""
+    parts = text.split("```")
+    if len(parts) == 1:
+        return text.strip()
+    head = parts[0].strip()
+    if head and not head.splitlines()[-1].rstrip().endswith(":"):
+        return head  # code first, then a stray fence and prose
+    block = parts[1]
+    first, _, rest = block.partition("\n")
+    return (rest if re.fullmatch(r"[\w+-]*", first.strip()) else block).strip()
+
+
+def clean_content(text: str) -> str:
+    """The text alone, without a small model's preamble ("The text that goes into x.txt is:") or the
+    quotes it wraps the text in."""
+    lines = text.strip().splitlines()
+    if len(lines) > 1 and lines[0].rstrip().endswith(":") and len(lines[0]) < 120:
+        lines = lines[1:]
+    body = "\n".join(lines).strip()
+    if len(body) > 1 and body[0] == body[-1] and body[0] in "\"'" and body.count(body[0]) == 2:
+        body = body[1:-1]
+    return body
 
 
 def _key(decision: dict[str, Any] | None) -> str:
