@@ -7,12 +7,16 @@ and streaming by overriding them.
 
 from __future__ import annotations
 
+import functools
+import inspect
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from forge.events.progress import ProgressCallback
     from forge.tools.base import Tool
 
 # Reply room when a model states no output cap of its own.
@@ -63,6 +67,8 @@ class Model(ABC):
     `complete` returns the next decision: `tools` enables native function calling where the
     provider has it, `decision_schema` is the strict JSON schema of a whole decision (for
     schema-constrained decoding or JSON mode). `stream` yields plain text as it is generated.
+    A backend that can stream its decision reports each piece to `progress` (`TokensReceived`)
+    and each retry (`CallRetried`); one that cannot simply ignores it.
     """
 
     name: str = "model"
@@ -77,6 +83,7 @@ class Model(ABC):
         *,
         tools: Sequence[Tool] = (),
         decision_schema: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> LLMResponse: ...
 
     async def stream(
@@ -125,6 +132,49 @@ class Model(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+@functools.cache
+def _accepts_progress(cls: type[Model]) -> bool:
+    """Whether `cls.complete` takes `progress=` (a subclass written before it existed may not)."""
+    params = inspect.signature(cls.complete).parameters.values()
+    return any(p.name == "progress" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+async def complete_with_progress(
+    model: Model,
+    messages: list[dict[str, Any]],
+    *,
+    tools: Sequence[Tool] = (),
+    decision_schema: dict[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+) -> LLMResponse:
+    """`model.complete`, telling `progress` what happens: `CallStarted` (the prompt), the tokens and
+    retries the backend reports, then `CallFinished` (the raw reply, its usage and latency)."""
+    if progress is None:
+        return await model.complete(messages, tools=tools, decision_schema=decision_schema)
+    from forge.events.models import UsageFields
+    from forge.events.progress import CallFinished, CallStarted
+
+    progress(CallStarted(model=model.name, messages=messages))
+    started = time.monotonic()
+    extra = {"progress": progress} if _accepts_progress(type(model)) else {}
+    try:
+        response = await model.complete(messages, tools=tools, decision_schema=decision_schema, **extra)
+    except BaseException as e:
+        progress(CallFinished(model=model.name, latency_s=time.monotonic() - started, error=str(e) or type(e).__name__))
+        raise
+    calls = [{"name": c.name, "arguments": c.arguments} for c in response.tool_calls]
+    progress(
+        CallFinished(
+            model=model.name,
+            content=response.content,
+            tool_calls=calls,
+            usage=UsageFields(**response.usage.to_dict()),
+            latency_s=time.monotonic() - started,
+        )
+    )
+    return response
 
 
 # The name the agent and blocks used before the base class existed.
