@@ -100,7 +100,8 @@ def run_agent(
     memory = open_memory(settings, quiet=json_output)
     display: Any = JsonDisplay() if json_output else RichDisplay()
     approver = InteractiveApprover(continuous=continuous, presenter=display, editor=editor_command())
-    watchers: list[Any] = [] if json_output else [display.on_progress]
+    # Only a live line on a terminal needs the tokens as they come (they make a backend stream its reply).
+    watchers: list[Any] = [display.on_progress] if not json_output and display.live_console.is_terminal else []
     if debug:
         from rich.console import Console
 

@@ -7,8 +7,6 @@ and streaming by overriding them.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -67,8 +65,8 @@ class Model(ABC):
     `complete` returns the next decision: `tools` enables native function calling where the
     provider has it, `decision_schema` is the strict JSON schema of a whole decision (for
     schema-constrained decoding or JSON mode). `stream` yields plain text as it is generated.
-    A backend that can stream its decision reports each piece to `progress` (`TokensReceived`)
-    and each retry (`CallRetried`); one that cannot simply ignores it.
+    A backend that can stream its decision also overrides `complete_streamed`, which reports each
+    piece to a progress callback as it is generated (and each retry).
     """
 
     name: str = "model"
@@ -83,8 +81,19 @@ class Model(ABC):
         *,
         tools: Sequence[Tool] = (),
         decision_schema: dict[str, Any] | None = None,
-        progress: ProgressCallback | None = None,
     ) -> LLMResponse: ...
+
+    async def complete_streamed(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: Sequence[Tool] = (),
+        decision_schema: dict[str, Any] | None = None,
+        progress: ProgressCallback,
+    ) -> LLMResponse:
+        """`complete`, telling `progress` of each piece of the reply as it is generated
+        (`TokensReceived`) and of each retry (`CallRetried`). Default: `complete`, silently."""
+        return await self.complete(messages, tools=tools, decision_schema=decision_schema)
 
     async def stream(
         self,
@@ -134,13 +143,6 @@ class Model(ABC):
         return f"{type(self).__name__}({self.name!r})"
 
 
-@functools.cache
-def _accepts_progress(cls: type[Model]) -> bool:
-    """Whether `cls.complete` takes `progress=` (a subclass written before it existed may not)."""
-    params = inspect.signature(cls.complete).parameters.values()
-    return any(p.name == "progress" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
-
-
 async def complete_with_progress(
     model: Model,
     messages: list[dict[str, Any]],
@@ -150,7 +152,8 @@ async def complete_with_progress(
     progress: ProgressCallback | None = None,
 ) -> LLMResponse:
     """`model.complete`, telling `progress` what happens: `CallStarted` (the prompt), the tokens and
-    retries the backend reports, then `CallFinished` (the raw reply, its usage and latency)."""
+    retries the backend reports (`complete_streamed`), then `CallFinished` (the raw reply, its usage
+    and latency). Without `progress`, plain `complete`."""
     if progress is None:
         return await model.complete(messages, tools=tools, decision_schema=decision_schema)
     from forge.events.models import UsageFields
@@ -158,9 +161,9 @@ async def complete_with_progress(
 
     progress(CallStarted(model=model.name, messages=messages))
     started = time.monotonic()
-    extra = {"progress": progress} if _accepts_progress(type(model)) else {}
     try:
-        response = await model.complete(messages, tools=tools, decision_schema=decision_schema, **extra)
+        response = await model.complete_streamed(messages, tools=tools, decision_schema=decision_schema,
+                                                 progress=progress)
     except BaseException as e:
         progress(CallFinished(model=model.name, latency_s=time.monotonic() - started, error=str(e) or type(e).__name__))
         raise

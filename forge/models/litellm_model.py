@@ -260,7 +260,16 @@ class LiteLLMModel(Model):
         *,
         tools: Sequence[Tool] = (),
         decision_schema: dict[str, Any] | None = None,
-        progress: ProgressCallback | None = None,
+    ) -> LLMResponse:
+        return await asyncio.to_thread(self.complete_blocking, messages, tools=tools, decision_schema=decision_schema)
+
+    async def complete_streamed(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: Sequence[Tool] = (),
+        decision_schema: dict[str, Any] | None = None,
+        progress: ProgressCallback,
     ) -> LLMResponse:
         return await asyncio.to_thread(
             self.complete_blocking, messages, tools=tools, decision_schema=decision_schema, progress=progress

@@ -96,8 +96,20 @@ class ScriptedModel(Model):
         *,
         tools: Sequence[Tool] = (),
         decision_schema: dict[str, Any] | None = None,
-        progress: ProgressCallback | None = None,
     ) -> LLMResponse:
+        return await self._reply(messages, None)
+
+    async def complete_streamed(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: Sequence[Tool] = (),
+        decision_schema: dict[str, Any] | None = None,
+        progress: ProgressCallback,
+    ) -> LLMResponse:
+        return await self._reply(messages, progress)
+
+    async def _reply(self, messages: list[dict[str, Any]], progress: ProgressCallback | None) -> LLMResponse:
         response = self.next_response(messages)
         if progress is None and not self.delay_s:
             return response
