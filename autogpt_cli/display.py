@@ -59,7 +59,8 @@ class Thinking:
 
     def __rich__(self) -> Text:
         secs = time.monotonic() - self.started
-        text = Text(f"Step {self.step}: thinking… {secs:.0f} s, {self.tokens} tokens")
+        unit = "token" if self.tokens == 1 else "tokens"
+        text = Text(f"Step {self.step}: thinking… {secs:.0f} s, {self.tokens} {unit}")
         if self.calls > 1:
             text.append(f" (call {self.calls})", style="dim")
         if self.note:
