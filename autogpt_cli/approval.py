@@ -162,8 +162,7 @@ class InteractiveApprover:
             return Verdict()
         # The user approves only what they have seen: show it (again, for a resumed run).
         shortened = self.presenter.present(proposal) if self.presenter is not None else False
-        assert proposal.decision is not None
-        draft = proposal.decision.tool_args  # what `e` starts from: the last edit, once there is one
+        draft: dict[str, Any] | None = None  # what `e` starts from: the last edit, once there is one
         while True:
             try:
                 answer = self.ask(PROMPT_SHORTENED if shortened else PROMPT).strip()
@@ -175,8 +174,8 @@ class InteractiveApprover:
                 self.presenter.show_full(proposal)
                 shortened = False
                 continue
-            if answer.lower() in EDIT_WORDS and proposal.tool is not None:
-                verdict, draft = self._edit_then_ask(proposal, draft)
+            if answer.lower() in EDIT_WORDS and proposal.tool is not None and proposal.decision is not None:
+                verdict, draft = self._edit_then_ask(proposal, draft or proposal.decision.tool_args)
                 if verdict is not None:
                     return verdict
                 continue
