@@ -197,6 +197,19 @@ def test_continue_errors_name_the_fix(tmp_path: Path):
     both = cli(tmp_path, "run", "x", "--continue", run_id, "--resume", run_id, "--model", model)
     assert both.returncode == 2 and "do not go together" in both.stderr
 
+    from forge.runs.log import RunLog
+
+    finished = script(tmp_path, decision("finish", reason="ok"), name="done.json")
+    assert cli(tmp_path, "run", "quick", "-c", "--model", finished).returncode == 0
+    done_id = next(p.name for p in (tmp_path / "ws" / "runs").iterdir() if p.name != run_id)
+    driver = RunLog.open(tmp_path / "ws" / "runs", done_id)
+    driver.lock_driver()  # as if another process were still driving it
+    try:
+        busy = cli(tmp_path, "run", "--continue", done_id, "more", "--model", model)
+    finally:
+        driver.close()
+    assert busy.returncode == 2 and f"pid {os.getpid()}" in busy.stderr
+
 
 def test_workflow_progress_counts_streamed_tokens_per_node():
     from rich.console import Console
