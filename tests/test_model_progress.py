@@ -161,3 +161,15 @@ def test_follow_up_of_an_unfinished_run_names_resume(tmp_path: Path):
     first.run_sync(lambda proposal: Verdict(run=False, quit=True))
     with pytest.raises(RunError, match=f"autogpt run --resume {first.run_id}"):
         AutoGPTAgent.follow_up(first.run_id, "more", settings, ScriptedModel([]), _tools())
+
+
+def test_history_summaries_are_reported_like_decisions():
+    from forge.agent.history import StepRecord
+    from forge.memory.short_term import Summarizer
+
+    signals: list[Any] = []
+    summarizer = Summarizer(ScriptedModel(["Wrote a.txt."]), signals.append)
+    records = [StepRecord(step=1, decision=decision("write_file", path="a.txt", content="x"), output="ok")]
+    summary, _ = asyncio.run(summarizer.summarize(records))
+    assert summary.text == "Wrote a.txt."
+    assert [s.kind for s in signals if s.kind != "tokens"] == ["call_started", "call_finished"]
