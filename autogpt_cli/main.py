@@ -91,8 +91,16 @@ def run(
         bool, typer.Option("--no-memory", help="Run without long-term memory (no recall, nothing stored).")
     ] = False,
     resume: Annotated[str | None, typer.Option(help="Continue a stopped or killed run by its id.")] = None,
+    follow_up: Annotated[
+        str | None,
+        typer.Option("--continue", metavar="RUN_ID",
+                     help='Give a finished run a new instruction (GOAL): same run, workspace and history.'),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON event per line on stdout.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Verbose logs on stderr (secrets redacted).")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Each model call (prompt, raw reply, latency, retries) and verbose logs on "
+                                           "stderr, secrets redacted.")
+    ] = False,
 ) -> None:
     """Run the agent on GOAL: think, propose a tool call, ask you, act, repeat."""
     from autogpt_cli.run_command import run_agent
@@ -113,7 +121,7 @@ def run(
         overrides["agent_name"] = slug(ai_name)
     code = run_agent(
         goal, _settings(**overrides), continuous=continuous, resume=resume, json_output=json_output,
-        debug=debug, model_given=model is not None,
+        debug=debug, model_given=model is not None, follow_up=follow_up,
     )
     raise typer.Exit(code)
 

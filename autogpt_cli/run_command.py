@@ -63,8 +63,9 @@ def run_agent(
     json_output: bool,
     debug: bool,
     model_given: bool,
+    follow_up: str | None = None,
 ) -> int:
-    from autogpt_cli.approval import InteractiveApprover, read_line
+    from autogpt_cli.approval import InteractiveApprover, editor_command, read_line
     from autogpt_cli.display import JsonDisplay, RichDisplay
     from forge.agent.agent import AutoGPTAgent
     from forge.security.secrets import setup_debug_logging, workspace_redactor
@@ -72,11 +73,17 @@ def run_agent(
 
     if debug:
         setup_debug_logging(workspace_redactor(settings.workspace))
+    if resume and follow_up:
+        raise ConfigError("--resume and --continue do not go together; --resume goes on with an unfinished run, "
+                          "--continue gives a finished one a new instruction")
+    if follow_up and not (goal and goal.strip()):
+        raise ConfigError(f'--continue needs the new instruction: autogpt run --continue {follow_up} "now also do X"')
     if resume is None and not (goal and goal.strip()):
         raise ConfigError('the goal is empty; pass it in quotes: autogpt run "what you want done"')
     check_workspace(settings)
-    if resume:
-        start = stored_start(settings, resume)
+    stored = resume or follow_up
+    if stored:
+        start = stored_start(settings, stored)
         if not model_given:
             settings.model = start.model or settings.model
         # The run's agent owns the memory store to reopen.
@@ -92,7 +99,22 @@ def run_agent(
         tools = ToolRegistry([t for t in tools if t.name not in ("remember", "recall")])
     memory = open_memory(settings, quiet=json_output)
     display: Any = JsonDisplay() if json_output else RichDisplay()
-    approver = InteractiveApprover(continuous=continuous, presenter=display)
+    approver = InteractiveApprover(continuous=continuous, presenter=display, editor=editor_command())
+    # Only a live line on a terminal needs the tokens as they come (they make a backend stream its reply).
+    watchers: list[Any] = [display.on_progress] if not json_output and display.live_console.is_terminal else []
+    if debug:
+        from rich.console import Console
+
+        from autogpt_cli.model_debug import ModelCallLog
+
+        # Printed through the live line's console, so the two share stderr without tearing.
+        console = Console(stderr=True, highlight=False) if json_output else display.live_console
+        watchers.append(ModelCallLog(console, workspace_redactor(settings.workspace)))
+
+    def progress(signal: Any) -> None:
+        for watch in watchers:
+            watch(signal)
+
     def ask(question: str) -> str:
         try:
             return read_line(f"The agent asks: {question}\n> ")
@@ -102,9 +124,13 @@ def run_agent(
     # ask_user needs someone at the keyboard: always when approving by hand, else only on a terminal.
     ask_user = ask if (not continuous or sys.stdin.isatty()) else None
 
-    kwargs = dict(listener=display, ask_user=ask_user, memory=memory, summary_model=summary_model)
+    kwargs = dict(listener=display, ask_user=ask_user, memory=memory, summary_model=summary_model,
+                  progress=progress if watchers else None)
     if resume:
         agent = AutoGPTAgent.resume(resume, settings, model, tools, **kwargs)
+    elif follow_up:
+        assert goal is not None
+        agent = AutoGPTAgent.follow_up(follow_up, goal.strip(), settings, model, tools, **kwargs)
     else:
         assert goal is not None
         agent = AutoGPTAgent.start(goal.strip(), settings, model, tools, **kwargs)
@@ -121,6 +147,10 @@ def run_agent(
         model.close()
         if memory is not None:
             memory.close()
-    if not json_output and outcome.status.value != "finished":
-        print(f"Resume with: autogpt run --resume {outcome.run_id}", file=sys.stderr)
+    if not json_output:
+        display.show_end(workspace=agent.workspace, run_dir=agent.log.dir, run_id=outcome.run_id)
+        if outcome.status.value != "finished":
+            print(f"Resume with: autogpt run --resume {outcome.run_id}", file=sys.stderr)
+        else:
+            print(f'Follow up with: autogpt run --continue {outcome.run_id} "what to do next"', file=sys.stderr)
     return outcome.exit_code

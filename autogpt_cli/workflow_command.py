@@ -64,6 +64,7 @@ class WorkflowProgress:
         self.started: dict[str, float] = {}
         self.duration: dict[str, float] = {}
         self.note: dict[str, str] = {}
+        self.tokens: dict[str, int] = {}  # streamed chunks (`chunk` outputs of llm_call), about a token each
         self.spinners = {nid: Spinner("dots") for nid in node_blocks}
         self.run_id = ""
         self.live: Live | None = None
@@ -119,8 +120,12 @@ class WorkflowProgress:
                 self.status[nid] = "running"
                 self.started[nid] = time.perf_counter()
                 self.note[nid] = f"attempt {event.attempt}" if event.attempt > 1 else ""
+            case ev.NodeOutput() if event.output == "chunk":
+                self.tokens[nid] = self.tokens.get(nid, 0) + 1
+                self.note[nid] = f"{self.tokens[nid]} tokens"
             case ev.NodeOutput():
-                self.note[nid] = f"{event.output} = {_preview(event.value, 60)}"
+                count = f"{self.tokens[nid]} tokens · " if nid in self.tokens else ""
+                self.note[nid] = f"{count}{event.output} = {_preview(event.value, 60)}"
             case ev.NodeRetry():
                 self.note[nid] = f"retry in {event.delay_s:g}s: {terminal_safe(event.error)}"
             case ev.NodeFinished() | ev.NodeSkipped():
@@ -137,6 +142,8 @@ class WorkflowProgress:
                     line = Text.assemble(f"{_ICONS.get(status, ' ')} {nid} ", _styled(status))
                     if self.duration.get(nid) is not None and finished:
                         line.append(f" {self.duration[nid]:.2f}s")
+                    if nid in self.tokens:
+                        line.append(f" {self.tokens[nid]} tokens")
                     if detail:
                         line.append(f"  {detail}", style="dim")
                     self.console.print(line)

@@ -396,3 +396,39 @@ def test_stream_yields_pieces_as_they_arrive_on_any_event_loop() -> None:
     finally:
         fake.server.shutdown()
         fake.server.server_close()
+
+
+def test_decision_streams_to_progress_and_is_rebuilt_whole() -> None:
+    """With a progress callback, `complete` streams: each piece is reported as it arrives and the
+    reply (content and usage) is the same as without streaming."""
+    from forge.events.progress import TokensReceived
+
+    fake = StreamingServer()
+    model = LiteLLMModel("openai/x", LLMOptions(api_base=fake.api_base, api_key="sk-test"))
+    seen: list[tuple[str, float]] = []
+
+    def progress(signal: Any) -> None:
+        if isinstance(signal, TokensReceived):
+            seen.append((signal.text, time.monotonic()))
+
+    try:
+        for _ in range(2):  # the first call loads litellm's streaming code, slowly enough to buffer all
+            seen.clear()
+            response = model.complete_blocking(MESSAGES, progress=progress)
+        assert [text for text, _ in seen] == list(StreamingServer.WORDS)
+        assert seen[-1][1] - seen[0][1] >= 0.3  # reported as they came, not at the end
+        assert response.content == "".join(StreamingServer.WORDS)
+        assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (5, 3)
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()
+
+
+def test_retries_are_reported_to_progress(server: FakeOpenAI, api_key: None) -> None:
+    from forge.events.progress import CallRetried
+
+    server.then(503).then(200, chat_body("fine"))
+    signals: list[Any] = []
+    make_model(server)._call_with_retries(MESSAGES, {}, signals.append)
+    assert len(signals) == 1 and isinstance(signals[0], CallRetried)
+    assert signals[0].attempt == 1 and signals[0].delay_s > 0

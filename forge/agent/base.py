@@ -36,6 +36,7 @@ from forge.agent.outcome import Outcome, Status
 from forge.agent.prompt import PromptBuilder
 from forge.errors import InvalidDecisionError, LLMError, ModelError
 from forge.events.models import (
+    ActionEdited,
     DecisionMade,
     Finished,
     InvalidDecision,
@@ -49,13 +50,14 @@ from forge.events.models import (
     UserInput,
 )
 from forge.events.sinks import E, EventSink, MemorySink
-from forge.models.base import ChatModel, LLMResponse, Usage
+from forge.models.base import ChatModel, LLMResponse, Usage, complete_with_progress
 from forge.models.tokens import context_budget, count_text
 from forge.security.untrusted_text import clean_text
 from forge.tools.base import Tool, ToolContext, ToolRegistry
 
 if TYPE_CHECKING:
     from forge.config import Settings
+    from forge.events.progress import ProgressCallback
 
 STATE_INTERVAL_S = 0.25  # state.json is rewritten at most this often while the status is unchanged
 MAX_COMPRESSIONS_PER_CYCLE = 2  # bounds the extra LLM calls a cycle may spend on summaries
@@ -74,11 +76,13 @@ class Proposal:
 
 @dataclass
 class Verdict:
-    """The user's answer to a proposed action: run it, quit, or give feedback instead."""
+    """The user's answer to a proposed action: run it (with `args` when they edited the arguments),
+    quit, or give feedback instead."""
 
     run: bool = True
     quit: bool = False
     feedback: str | None = None
+    args: dict[str, Any] | None = None
 
 
 Approver = Callable[[Proposal], "Verdict | Awaitable[Verdict]"]
@@ -113,6 +117,7 @@ class BaseAgent:
         options: Settings | None = None,
         ask_user: Callable[[str], str] | None = None,
         offload_tools: bool = False,
+        progress: ProgressCallback | None = None,
     ):
         from forge.config import Settings
 
@@ -131,6 +136,8 @@ class BaseAgent:
         # Sync tools run in a worker thread when True (a server stepping many tasks at once); inline
         # otherwise, so Ctrl-C interrupts them in the CLI.
         self.offload_tools = offload_tools
+        # Told of each model call as it happens (prompt, tokens as they stream, retries, reply): a live display.
+        self.progress = progress
         self.ctx = ToolContext(
             workspace=self.workspace,
             settings=options or Settings(),
@@ -153,6 +160,7 @@ class BaseAgent:
         self.invalid_streak = 0
         self.notes: list[str] = []  # one-shot messages for the next prompt (warnings, user input)
         self.pending: Proposal | None = None
+        self._pending_uncounted = False  # the pending decision was made by an earlier invocation
         self.finished_reason: str | None = None
         self.status = Status.RUNNING
         self.outcome: Outcome | None = None
@@ -247,6 +255,7 @@ class BaseAgent:
             decision = Decision.model_validate(done.pending.decision)
             tool = self.tools.get(decision.tool)
             self.pending = Proposal(done.pending.step, decision, tool, recorded=self.recorded(decision))
+            self._pending_uncounted = True
         self.invalid_streak = 0
         for r in reversed(self.history):
             if r.decision is not None:
@@ -285,6 +294,10 @@ class BaseAgent:
                 self.add_note(f"The user says: {user_input}")
             if limit := self.limit_reached():
                 return self.stop(*limit)
+            if self.pending is not None and self._pending_uncounted:
+                # Decided before a resume: acting on it is one of this invocation's iterations.
+                self.cycles += 1
+                self._pending_uncounted = False
             proposal = self.pending or await self.propose()
             if (ended := await self.review(proposal)) is not None:
                 return ended
@@ -299,7 +312,11 @@ class BaseAgent:
                 return self.stop(Status.USER_QUIT, "the user stopped the run")
             if verdict.feedback is not None:
                 await self.reject(proposal, verdict.feedback)
+                # Feedback is the user steering, not the agent working: it uses up no iteration.
+                self.cycles = max(0, self.cycles - 1)
                 return None
+            if verdict.args is not None:
+                self.edit(proposal, verdict.args)
             await self.execute(proposal)
             if self.finished_reason is not None:
                 return self.stop(Status.FINISHED, self.finished_reason)
@@ -373,8 +390,10 @@ class BaseAgent:
         return await self.complete(await self.build_messages(step))
 
     async def complete(self, messages: list[dict[str, Any]]) -> LLMResponse:
-        """One model call for a decision."""
-        return await self.model.complete(messages, tools=list(self.tools), decision_schema=self.schema)
+        """One model call for a decision (reported to `self.progress` as it happens)."""
+        return await complete_with_progress(
+            self.model, messages, tools=list(self.tools), decision_schema=self.schema, progress=self.progress
+        )
 
     async def build_messages(self, step: int) -> list[dict[str, Any]]:
         """This cycle's prompt, inside the context budget; components make room as the limit nears."""
@@ -408,6 +427,17 @@ class BaseAgent:
     def _messages(self, step: int, extra: str) -> list[dict[str, Any]]:
         summaries = [s for c in self.components for s in c.history_summaries()]
         return self.prompt.messages(self.history, step, self.notes, summaries=summaries, memories=extra)
+
+    def edit(self, proposal: Proposal, args: dict[str, Any]) -> None:
+        """The user changed the action's arguments before approving it: validate them against the tool
+        (InvalidDecisionError says why not), record them as the user's, and run those instead."""
+        assert proposal.decision is not None
+        decision = proposal.decision.model_copy(update={"tool_args": dict(args)})
+        proposal.tool = validate_decision(decision, self.tools)
+        proposal.decision = decision
+        stored = self.emit(ActionEdited(step=proposal.step, tool_args=decision.tool_args))
+        recorded = proposal.recorded or self.recorded(proposal.decision)
+        proposal.recorded = {**recorded, "tool_args": stored.tool_args}
 
     async def reject(self, proposal: Proposal, feedback: str) -> None:
         """The user answered with feedback instead of approval: record it, do not run the tool."""
@@ -481,7 +511,15 @@ class BaseAgent:
             f"{status.value}: {reason}. {len(self.history)} steps; tools used: {used}; "
             f"{tokens} tokens, ${self.usage.cost_usd:.4f}."
         )
-        self.emit(Finished(status=status.value, reason=reason, summary=summary))
+        self.emit(
+            Finished(
+                status=status.value,
+                reason=reason,
+                summary=summary,
+                elapsed_s=round(time.monotonic() - self._started, 3),
+                workspace=str(self.workspace),
+            )
+        )
         self.save_state(force=True)
         self.sink.close()
         self.outcome = Outcome(self.run_id, status, reason, summary, len(self.history), self.usage)

@@ -200,7 +200,7 @@ class HistorySummaries(Component):
 
     def summarizer(self, agent: BaseAgent) -> Summarizer:
         if self._summarizer is None:
-            self._summarizer = Summarizer(self.model or agent.model)
+            self._summarizer = Summarizer(self.model or agent.model, agent.progress)
         return self._summarizer
 
     async def on_prompt_pressure(self, agent: BaseAgent, step: int, stats: PromptStats) -> bool:

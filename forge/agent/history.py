@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from forge.errors import RunError
 from forge.events.models import (
+    ActionEdited,
     DecisionMade,
     Finished,
+    FollowUp,
     InvalidDecision,
     RunStarted,
     StepStarted,
@@ -76,6 +78,8 @@ def replay(events: Iterable[Any]) -> Replay:
             rec.raw, rec.error = ev.raw, ev.error
             out.history.append(rec)
             rec = None
+        elif isinstance(ev, ActionEdited) and rec.decision is not None:
+            rec.decision = {**rec.decision, "tool_args": ev.tool_args}
         elif isinstance(ev, UserFeedback):
             rec.feedback = ev.text
             out.history.append(rec)
@@ -99,6 +103,32 @@ def replay_start(sink: Any) -> tuple[list[Any], RunStarted]:
     events = list(sink.events())
     if not events or not isinstance(events[0], RunStarted):
         raise RunError(f"run {sink.run_id} has no run_started event; its log is damaged, start a new run")
-    if any(isinstance(ev, Finished) and ev.status == "finished" for ev in events):
-        raise RunError(f"run {sink.run_id} already finished; start a new run with `autogpt run GOAL`")
+    if finished_for_good(events):
+        raise RunError(
+            f"run {sink.run_id} already finished; give it a follow-up with "
+            f'`autogpt run --continue {sink.run_id} "what to do next"`, or start a new run'
+        )
     return events, events[0]
+
+
+def finished_for_good(events: Sequence[Any]) -> bool:
+    """The run called `finish` and no follow-up instruction came after."""
+    for ev in reversed(events):
+        if isinstance(ev, FollowUp):
+            return False
+        if isinstance(ev, Finished) and ev.status == "finished":
+            return True
+    return False
+
+
+def follow_ups(events: Iterable[Any]) -> list[str]:
+    """The instructions `--continue` added to the run, in order."""
+    return [ev.text for ev in events if isinstance(ev, FollowUp)]
+
+
+def goal_with_follow_ups(goal: str, texts: Sequence[str]) -> str:
+    """The goal the agent works toward once the user has given follow-up instructions."""
+    if not texts:
+        return goal
+    added = "\n".join(f"- {t}" for t in texts)
+    return f"{goal}\n\nFollow-up instructions from the user once that was done (the last one is the task now):\n{added}"

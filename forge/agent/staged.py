@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 from forge.agent.components import Component
 from forge.agent.decision import Decision, _bound_strings, _inline_refs
-from forge.models.base import LLMResponse, Usage
+from forge.models.base import LLMResponse, Usage, complete_with_progress
 
 if TYPE_CHECKING:
     from forge.agent.base import BaseAgent
     from forge.agent.history import StepRecord
+    from forge.events.progress import ProgressCallback
     from forge.models.base import ChatModel
     from forge.tools.base import Tool
 
@@ -132,9 +133,11 @@ class StagedDecisions(Component):
         self.resamples = resamples
         self.history_lines = history_lines
         self._seen: dict[str, tuple[int, int] | None] = {}  # goal files as first seen: (size, mtime)
+        self._progress: ProgressCallback | None = None  # the agent's, for this decision's calls
 
     async def decide(self, agent: BaseAgent, step: int) -> LLMResponse | None:
         usage: list[Usage] = []
+        self._progress = agent.progress
         history = [r for r in agent.history if r.decision is not None and r.feedback is None]
         avoid = {_key(r.decision) for r in history if not r.ok}
         if history:
@@ -296,7 +299,7 @@ class StagedDecisions(Component):
         self, model: ChatModel, system: str, user: str, schema: dict[str, Any], usage: list[Usage]
     ) -> dict[str, Any]:
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        response = await model.complete(messages, decision_schema=schema)
+        response = await complete_with_progress(model, messages, decision_schema=schema, progress=self._progress)
         usage.append(response.usage)
         try:
             value = json.loads(response.content or "{}")
@@ -333,7 +336,7 @@ class StagedDecisions(Component):
     async def _text(
         self, model: ChatModel, messages: list[dict[str, str]], spec: dict[str, Any], usage: list[Usage]
     ) -> str:
-        response = await model.complete(messages)
+        response = await complete_with_progress(model, messages, progress=self._progress)
         usage.append(response.usage)
         text = _FENCE.sub("", (response.content or "").strip()).strip()
         limit = spec.get("maxLength")

@@ -96,6 +96,23 @@ class UserFeedback(Event):
     text: str
 
 
+class ActionEdited(Event):
+    """The user changed the proposed action's arguments before approving it (validated against the tool)."""
+
+    type: Literal["action_edited"] = "action_edited"
+    step: int
+    tool_args: dict[str, Any]
+    by: str = "user"
+
+
+class FollowUp(Event):
+    """A new instruction for a finished run (`autogpt run --continue RUN_ID "..."`): the run goes on."""
+
+    type: Literal["follow_up"] = "follow_up"
+    step: int
+    text: str
+
+
 class UserInput(Event):
     type: Literal["user_input"] = "user_input"
     step: int
@@ -128,6 +145,8 @@ class Finished(Event):
     status: str
     reason: str = ""
     summary: str = ""
+    elapsed_s: float | None = None  # of this invocation
+    workspace: str | None = None  # the folder the agent's files are in
 
 
 class UnknownEvent(Event):
@@ -230,7 +249,8 @@ def _union(*classes: type[Event]) -> TypeAdapter[Any]:
 
 AgentEvent = (
     RunStarted | Resumed | StepStarted | PromptBuilt | MemoriesRecalled | HistorySummary | DecisionMade
-    | InvalidDecision | UserFeedback | UserInput | ToolStarted | ToolResult | Warning | Finished | UnknownEvent
+    | InvalidDecision | UserFeedback | ActionEdited | FollowUp | UserInput | ToolStarted | ToolResult | Warning
+    | Finished | UnknownEvent
 )
 WorkflowEvent = (
     WorkflowStarted | WorkflowResumed | NodeStarted | NodeOutput | NodeRetry | NodeFinished | NodeSkipped
@@ -239,7 +259,7 @@ WorkflowEvent = (
 
 _AGENT = _union(
     RunStarted, Resumed, StepStarted, PromptBuilt, MemoriesRecalled, HistorySummary, DecisionMade,
-    InvalidDecision, UserFeedback, UserInput, ToolStarted, ToolResult, Warning, Finished,
+    InvalidDecision, UserFeedback, ActionEdited, FollowUp, UserInput, ToolStarted, ToolResult, Warning, Finished,
 )
 _WORKFLOW = _union(
     WorkflowStarted, WorkflowResumed, NodeStarted, NodeOutput, NodeRetry, NodeFinished, NodeSkipped,

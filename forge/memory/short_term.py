@@ -13,11 +13,14 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forge.agent.history import StepRecord
 from forge.errors import LLMError
-from forge.models.base import ChatModel, Usage
+from forge.models.base import ChatModel, Usage, complete_with_progress
+
+if TYPE_CHECKING:
+    from forge.events.progress import ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +70,14 @@ def _clean(text: str) -> str:
 class Summarizer:
     """Writes summary lines with a chat model (the `--fast-model` when given)."""
 
-    def __init__(self, model: ChatModel):
+    def __init__(self, model: ChatModel, progress: ProgressCallback | None = None):
         self.model = model
+        self.progress = progress  # told of each call, as the agent's own calls are (live line, --debug)
 
     async def _ask(self, content: str) -> tuple[str, Usage]:
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": content}]
         try:
-            response = await self.model.complete(messages)
+            response = await complete_with_progress(self.model, messages, progress=self.progress)
         except LLMError as e:  # a provider failure costs us a better summary, not the run
             log.warning("summary model failed (%s); using a mechanical summary", e)
             return "", Usage()

@@ -7,12 +7,14 @@ and streaming by overriding them.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from forge.events.progress import ProgressCallback
     from forge.tools.base import Tool
 
 # Reply room when a model states no output cap of its own.
@@ -63,6 +65,8 @@ class Model(ABC):
     `complete` returns the next decision: `tools` enables native function calling where the
     provider has it, `decision_schema` is the strict JSON schema of a whole decision (for
     schema-constrained decoding or JSON mode). `stream` yields plain text as it is generated.
+    A backend that can stream its decision also overrides `complete_streamed`, which reports each
+    piece to a progress callback as it is generated (and each retry).
     """
 
     name: str = "model"
@@ -78,6 +82,18 @@ class Model(ABC):
         tools: Sequence[Tool] = (),
         decision_schema: dict[str, Any] | None = None,
     ) -> LLMResponse: ...
+
+    async def complete_streamed(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: Sequence[Tool] = (),
+        decision_schema: dict[str, Any] | None = None,
+        progress: ProgressCallback,
+    ) -> LLMResponse:
+        """`complete`, telling `progress` of each piece of the reply as it is generated
+        (`TokensReceived`) and of each retry (`CallRetried`). Default: `complete`, silently."""
+        return await self.complete(messages, tools=tools, decision_schema=decision_schema)
 
     async def stream(
         self,
@@ -125,6 +141,43 @@ class Model(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+async def complete_with_progress(
+    model: Model,
+    messages: list[dict[str, Any]],
+    *,
+    tools: Sequence[Tool] = (),
+    decision_schema: dict[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+) -> LLMResponse:
+    """`model.complete`, telling `progress` what happens: `CallStarted` (the prompt), the tokens and
+    retries the backend reports (`complete_streamed`), then `CallFinished` (the raw reply, its usage
+    and latency). Without `progress`, plain `complete`."""
+    if progress is None:
+        return await model.complete(messages, tools=tools, decision_schema=decision_schema)
+    from forge.events.models import UsageFields
+    from forge.events.progress import CallFinished, CallStarted
+
+    progress(CallStarted(model=model.name, messages=messages))
+    started = time.monotonic()
+    try:
+        response = await model.complete_streamed(messages, tools=tools, decision_schema=decision_schema,
+                                                 progress=progress)
+    except BaseException as e:
+        progress(CallFinished(model=model.name, latency_s=time.monotonic() - started, error=str(e) or type(e).__name__))
+        raise
+    calls = [{"name": c.name, "arguments": c.arguments} for c in response.tool_calls]
+    progress(
+        CallFinished(
+            model=model.name,
+            content=response.content,
+            tool_calls=calls,
+            usage=UsageFields(**response.usage.to_dict()),
+            latency_s=time.monotonic() - started,
+        )
+    )
+    return response
 
 
 # The name the agent and blocks used before the base class existed.

@@ -32,6 +32,7 @@ from forge.models.env import import_litellm
 from forge.models.options import LLMOptions
 
 if TYPE_CHECKING:
+    from forge.events.progress import ProgressCallback
     from forge.tools.base import Tool
 
 log = logging.getLogger(__name__)
@@ -262,18 +263,36 @@ class LiteLLMModel(Model):
     ) -> LLMResponse:
         return await asyncio.to_thread(self.complete_blocking, messages, tools=tools, decision_schema=decision_schema)
 
+    async def complete_streamed(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: Sequence[Tool] = (),
+        decision_schema: dict[str, Any] | None = None,
+        progress: ProgressCallback,
+    ) -> LLMResponse:
+        return await asyncio.to_thread(
+            self.complete_blocking, messages, tools=tools, decision_schema=decision_schema, progress=progress
+        )
+
     def complete_blocking(
         self,
         messages: list[dict[str, Any]],
         *,
         tools: Sequence[Tool] = (),
         decision_schema: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> LLMResponse:
-        """`complete` on the calling thread (retry sleeps included)."""
+        """`complete` on the calling thread (retry sleeps included). With `progress`, the reply is
+        streamed (`stream=True`), each piece and each retry reported, and rebuilt whole at the end."""
         while True:
             mode = self.mode(tools=tools, decision_schema=decision_schema)
+            request = self._request(mode, tools, decision_schema)
             try:
-                response = self._call_with_retries(messages, self._request(mode, tools, decision_schema))
+                if progress is None:
+                    response = self._call_with_retries(messages, request)
+                else:
+                    response = self._streamed(messages, request, progress)
             except _StructuredModeRejected as e:
                 self._rejected_modes.add(mode)
                 log.warning("%s rejected %s mode (%s); asking again without it", self.name, mode, e)
@@ -342,7 +361,9 @@ class LiteLLMModel(Model):
                 kwargs["api_key"] = "no-key-required"
         return kwargs
 
-    def _call_with_retries(self, messages: list[dict[str, Any]], request: dict[str, Any]) -> Any:
+    def _call_with_retries(
+        self, messages: list[dict[str, Any]], request: dict[str, Any], progress: ProgressCallback | None = None
+    ) -> Any:
         litellm = import_litellm()
         kwargs = {**self._completion_kwargs(), **request, "messages": messages}
         retries = max(0, self.options.max_retries)
@@ -351,8 +372,39 @@ class LiteLLMModel(Model):
             try:
                 return litellm.completion(**kwargs)
             except Exception as exc:
-                self._sleep(self._retry_delay(exc, attempt, retries, structured=structured))
+                delay = self._retry_delay(exc, attempt, retries, structured=structured)
+                if progress is not None:
+                    from forge.events.progress import CallRetried
+
+                    progress(CallRetried(attempt=attempt + 1, error=_short(exc, 120), delay_s=delay))
+                self._sleep(delay)
         raise AssertionError("unreachable")
+
+    def _streamed(self, messages: list[dict[str, Any]], request: dict[str, Any], progress: ProgressCallback) -> Any:
+        """One decision streamed: each piece (content or native tool-call arguments) goes to `progress`;
+        the chunks are rebuilt into one response by litellm. Only opening the stream is retried."""
+        from forge.events.progress import TokensReceived
+
+        litellm = import_litellm()
+        stream_request = {**request, "stream": True, "stream_options": {"include_usage": True}}
+        stream = self._call_with_retries(messages, stream_request, progress)
+        chunks: list[Any] = []
+        try:
+            for chunk in stream:
+                chunks.append(chunk)
+                choices = getattr(chunk, "choices", None) or []
+                delta = getattr(choices[0], "delta", None) if choices else None
+                text = getattr(delta, "content", None) or ""
+                for call in getattr(delta, "tool_calls", None) or []:
+                    text += getattr(getattr(call, "function", None), "arguments", None) or ""
+                if text:
+                    progress(TokensReceived(text=text))
+        except Exception as exc:
+            raise LLMError(f"{self.name} failed while streaming: {_short(exc)}") from exc
+        built = litellm.stream_chunk_builder(chunks, messages=messages) if chunks else None
+        if built is None:
+            raise LLMError(f"{self.name} sent an empty stream; try again or without streaming")
+        return built
 
     def _retry_delay(self, exc: Exception, attempt: int, retries: int, *, structured: bool) -> float:
         """Seconds to wait before trying again; raises when the error is not worth a retry."""

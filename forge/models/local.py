@@ -33,6 +33,7 @@ from forge.models.options import LLMOptions
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
+    from forge.events.progress import ProgressCallback
     from forge.tools.base import Tool
 
 PROVIDER = "local"
@@ -340,10 +341,14 @@ class LocalModel(Model):
         *,
         tools: Sequence[Tool] = (),
         decision_schema: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> LLMResponse:
-        """`complete` on the calling thread."""
+        """`complete` on the calling thread. With `progress`, the reply is streamed (grammar and all)
+        and each token reported as it is generated."""
         structured = bool(tools) or decision_schema is not None
         kwargs = self._params(decision_schema, structured)
+        if progress is not None:
+            return self._complete_streaming(messages, kwargs, progress)
         with _lock:
             llama = self._llama()
             try:
@@ -366,6 +371,33 @@ class LocalModel(Model):
         decision_schema: dict[str, Any] | None = None,
     ) -> LLMResponse:
         return await asyncio.to_thread(self.complete_blocking, messages, tools=tools, decision_schema=decision_schema)
+
+    async def complete_streamed(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: Sequence[Tool] = (),
+        decision_schema: dict[str, Any] | None = None,
+        progress: ProgressCallback,
+    ) -> LLMResponse:
+        return await asyncio.to_thread(
+            self.complete_blocking, messages, tools=tools, decision_schema=decision_schema, progress=progress
+        )
+
+    def _complete_streaming(
+        self, messages: list[dict[str, Any]], kwargs: dict[str, Any], progress: ProgressCallback
+    ) -> LLMResponse:
+        from forge.events.progress import TokensReceived
+
+        parts: list[str] = []
+        usage = Usage()
+        for item in self._stream_blocking(messages, kwargs):
+            if isinstance(item, Usage):
+                usage = item
+            else:
+                parts.append(item)
+                progress(TokensReceived(text=item))  # llama.cpp streams one token per chunk
+        return LLMResponse(content="".join(parts), usage=usage, model=self.name)
 
     def _stream_blocking(self, messages: list[dict[str, Any]], kwargs: dict[str, Any]) -> Iterator[str | Usage]:
         with _lock:  # held while the caller iterates: the context serves one stream at a time

@@ -9,11 +9,15 @@
 Each call returns the next scripted item. Items may be a decision dict (sent as JSON content), a
 raw string (to test bad output), an `LLMResponse`, an exception instance (raised), or a callable
 `(messages) -> item`. `model.calls` keeps every message list received. The CLI accepts
-`--model scripted/<path.json>` where the file holds a JSON list of items (dicts or strings).
+`--model scripted/<path.json>` where the file holds a JSON list of items (dicts or strings), or
+an object `{"responses": [...], "delay_s": 2, "tokens_per_call": [100, 20], "cost_per_call": 0.01}`:
+`delay_s` makes each reply take that long, streamed word by word to a `progress` callback (to try a
+live display against a slow model).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -24,6 +28,7 @@ from forge.errors import ConfigError, LLMError
 from forge.models.base import LLMResponse, Model, Usage
 
 if TYPE_CHECKING:
+    from forge.events.progress import ProgressCallback
     from forge.tools.base import Tool
 
 ScriptItem = dict[str, Any] | str | LLMResponse | BaseException | Callable[[list[dict[str, Any]]], Any]
@@ -45,6 +50,7 @@ class ScriptedModel(Model):
         tokens_per_call: tuple[int, int] = (0, 0),
         repeat_last: bool = False,
         context_window: int | None = None,
+        delay_s: float = 0.0,
     ):
         self.script = list(script)
         self.name = name
@@ -54,6 +60,7 @@ class ScriptedModel(Model):
         self.calls: list[list[dict[str, Any]]] = []
         self._index = 0
         self._context_window = context_window
+        self.delay_s = delay_s
 
     @property
     def context_window(self) -> int | None:
@@ -71,6 +78,9 @@ class ScriptedModel(Model):
         if isinstance(data, dict):
             kwargs.setdefault("cost_per_call", float(data.get("cost_per_call", 0.0)))
             kwargs.setdefault("repeat_last", bool(data.get("repeat_last", False)))
+            kwargs.setdefault("delay_s", float(data.get("delay_s", 0.0)))
+            if isinstance(data.get("tokens_per_call"), list) and len(data["tokens_per_call"]) == 2:
+                kwargs.setdefault("tokens_per_call", tuple(int(n) for n in data["tokens_per_call"]))
             data = data.get("responses", [])
         if not isinstance(data, list):
             raise ConfigError(f"script file {p} must hold a JSON list of responses")
@@ -87,7 +97,31 @@ class ScriptedModel(Model):
         tools: Sequence[Tool] = (),
         decision_schema: dict[str, Any] | None = None,
     ) -> LLMResponse:
-        return self.next_response(messages)
+        return await self._reply(messages, None)
+
+    async def complete_streamed(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: Sequence[Tool] = (),
+        decision_schema: dict[str, Any] | None = None,
+        progress: ProgressCallback,
+    ) -> LLMResponse:
+        return await self._reply(messages, progress)
+
+    async def _reply(self, messages: list[dict[str, Any]], progress: ProgressCallback | None) -> LLMResponse:
+        response = self.next_response(messages)
+        if progress is None and not self.delay_s:
+            return response
+        from forge.events.progress import TokensReceived
+
+        pieces = _words(response.content or "") or [""]
+        for piece in pieces:  # streamed like a provider's reply, over delay_s
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s / len(pieces))
+            if progress is not None and piece:
+                progress(TokensReceived(text=piece))
+        return response
 
     def next_response(self, messages: list[dict[str, Any]]) -> LLMResponse:
         """The next scripted reply, synchronously (what `complete` returns)."""
@@ -125,10 +159,15 @@ class ScriptedModel(Model):
     ) -> AsyncIterator[str]:
         """The next scripted reply, yielded word by word (whitespace kept) like a provider's stream."""
         response = self.next_response(messages)
-        for piece in re.findall(r"\s*\S+\s*|\s+", response.content or ""):
+        for piece in _words(response.content or ""):
             yield piece
         if on_usage is not None:
             on_usage(response.usage)
+
+
+def _words(text: str) -> list[str]:
+    """The text in word-sized pieces, whitespace kept."""
+    return re.findall(r"\s*\S+\s*|\s+", text)
 
 
 def decision(tool: str, thought: str = "", /, **tool_args: Any) -> dict[str, Any]:
