@@ -74,15 +74,15 @@ def test_tools_sharing_words_with_the_goal_come_first():
 def test_write_then_finish_in_two_steps(settings):
     agent, model, outcome = run(settings, "Write a haiku about the sea to haiku.txt", [
         {"tool": "write_file"}, {"path": "haiku.txt"}, "Waves fold into foam\nsalt wind", {"tool": "finish"},
-        "haiku.txt holds the haiku",
     ])
     assert outcome.status is Status.FINISHED and outcome.steps == 2
+    assert outcome.reason == "Done: haiku.txt (written, 30 bytes)."  # said from the workspace, not by the model
     assert (settings.agent_workspace() / "haiku.txt").read_text() == "Waves fold into foam\nsalt wind"
-    pick, names, content, pick2, reason = model.schemas
+    pick, names, content, pick2 = model.schemas
     assert "write_file" in pick["properties"]["tool"]["enum"] and pick["additionalProperties"] is False
     assert names["properties"]["path"]["enum"] == ["haiku.txt"]  # a name the goal gives, not invented
     assert "content" not in names["properties"]  # prose is written in its own plain call
-    assert content is None and reason is None
+    assert content is None
     assert pick2["properties"]["tool"]["enum"][0] == "finish"  # the goal's file exists: finish first
     second_pick = model.calls[3][-1]["content"]
     assert "haiku.txt (written, 30 bytes)" in second_pick and "choose finish" in second_pick
