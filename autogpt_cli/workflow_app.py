@@ -46,7 +46,12 @@ def validate(file: FileArg, input: InputOpt = None, blocks_dir: BlocksDirOpt = N
 
     validate_command(file, input or [], blocks_dir)
 
-JsonOutputsOpt = Annotated[bool, typer.Option("--json", help="Print only {node: {output: value}} as JSON.")]
+JsonOutputsOpt = Annotated[bool, typer.Option("--json", help="JSON lines on stdout: each event, then the result.")]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Validate, then walk the graph without side effects: show what each sending/writing "
+    "block would send, and send nothing.")]
+LiveReadsOpt = Annotated[bool, typer.Option(
+    "--live-reads", help="With --dry-run: really run blocks that only read (LLM, web); default: placeholders.")]
 
 
 @app.command()
@@ -54,6 +59,8 @@ def run(
     file: FileArg,
     input: InputOpt = None,  # noqa: A002
     json_output: JsonOutputsOpt = False,
+    dry_run: DryRunOpt = False,
+    live_reads: LiveReadsOpt = False,
     cache: CacheOpt = False,
     concurrency: ConcurrencyOpt = 16,
     executor: ExecutorOpt = "inprocess",
@@ -62,8 +69,13 @@ def run(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Run FILE: nodes run in parallel as their inputs become ready. Exit 1 if any node failed."""
-    from autogpt_cli.workflow_command import run_command
+    from autogpt_cli.workflow_command import dry_run_command, run_command
 
+    if live_reads and not dry_run:
+        raise typer.BadParameter("only applies with --dry-run", param_hint="--live-reads")
+    if dry_run:
+        raise typer.Exit(dry_run_command(_settings(workspace), file, inputs=input or [], json_output=json_output,
+                                         live_reads=live_reads, blocks_dir=blocks_dir))
     raise typer.Exit(run_command(
         _settings(workspace), file, inputs=input or [], json_output=json_output, cache=cache,
         concurrency=concurrency, executor_name=executor, scheduler=scheduler, blocks_dir=blocks_dir,

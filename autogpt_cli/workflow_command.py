@@ -241,6 +241,62 @@ def run_command(settings: Settings, file: Path, *, inputs: list[str], json_outpu
                   settings=settings)
 
 
+_ACTION_NOTES = {
+    "ran": "ran (no side effects)",
+    "stubbed": "stubbed: placeholder outputs",
+    "previewed": "not run: would send (below)",
+}
+
+
+def dry_run_command(settings: Settings, file: Path, *, inputs: list[str], json_output: bool, live_reads: bool,
+                    blocks_dir: Path | None) -> int:
+    """`workflow run --dry-run`: exit 0 when the walk completed, 1 when a node that ran (or an input) failed."""
+    from forge.workflow.dryrun import dry_run_workflow
+    from forge.workflow.model import load_workflow
+
+    workflow = load_workflow(file)
+    def ask(question: str) -> str:
+        return Console().input(f"[bold cyan]?[/] {escape(question)} ")
+
+    interactive = not json_output and sys.stdin.isatty()
+    report = asyncio.run(dry_run_workflow(workflow, load_registry(blocks_dir), settings, inputs=inputs,
+                                          source=str(file), live_reads=live_reads,
+                                          ask_user=ask if interactive else None))
+    code = 0 if report.status == "completed" else 1
+    if json_output:
+        print(report.model_dump_json())
+        return code
+    console = Console(highlight=False)
+    console.print(Text.assemble("Dry run of workflow ", (workflow.name, "bold"), " (nothing is sent or written)"))
+    table = Table("node", "block", "effect", Column("what the dry run did", overflow="fold"), box=None)
+    for n in report.nodes:
+        if n.status in ("completed",) and n.action:
+            what = Text(_ACTION_NOTES[n.action], style="green" if n.action == "ran" else "cyan")
+            if n.note:
+                what.append(f" ({terminal_safe(n.note)})", style="dim")
+        else:
+            what = Text.assemble(_styled(n.status), f": {terminal_safe(n.error or '')}" if n.error else "")
+        table.add_row(n.node, n.block, n.effect.value if n.effect else "-", what)
+    console.print(table)
+    for n in report.previews:
+        assert n.preview is not None
+        p = n.preview
+        body = p.payload if isinstance(p.payload, str) else json.dumps(p.payload, ensure_ascii=False, indent=2,
+                                                                        default=str)
+        parts: list[Any] = [Text.assemble((p.action, "bold yellow"), f" {terminal_safe(p.destination)}")]
+        parts += [Text(terminal_safe(body))] if p.payload is not None else []
+        parts += [Text(f"! {terminal_safe(note)}", style="yellow") for note in p.notes]
+        console.print(Panel(Group(*parts), title=f"{n.node} ({n.block}) would", title_align="left"))
+    stubbed = sum(n.action == "stubbed" for n in report.nodes)
+    summary = f"{len(report.previews)} side effect(s) previewed, nothing sent"
+    if stubbed:
+        summary += f"; {stubbed} read(s) stubbed with placeholders (--live-reads runs them)"
+    console.print(Text(summary + ".", style="bold green" if code == 0 else "bold red"))
+    if code:
+        console.print("Some nodes failed during the dry run: the real run would fail there too.", style="red")
+    return code
+
+
 def resume_command(settings: Settings, run_id: str, *, json_output: bool, cache: bool, concurrency: int,
                    executor_name: str, scheduler: str | None, blocks_dir: Path | None) -> int:
     from forge.workflow.model import parse_workflow
