@@ -85,6 +85,10 @@ def run(
 @app.command()
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run id (see `autogpt workflow runs`).")],
+    file: Annotated[Path | None, typer.Argument(
+        help="A corrected workflow file: changed nodes and everything downstream re-run.", show_default=False,
+    )] = None,
+    input: InputOpt = None,  # noqa: A002
     json_output: JsonOutputsOpt = False,
     cache: CacheOpt = False,
     concurrency: ConcurrencyOpt = 16,
@@ -93,12 +97,12 @@ def resume(
     blocks_dir: BlocksDirOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Re-run only the nodes of RUN_ID that did not complete; completed outputs are replayed from its log."""
+    """Re-run the nodes of RUN_ID that did not complete (or that FILE / -i change); completed outputs are replayed."""
     from autogpt_cli.workflow_command import resume_command
 
     raise typer.Exit(resume_command(
-        _settings(workspace), run_id, json_output=json_output, cache=cache, concurrency=concurrency,
-        executor_name=executor, scheduler=scheduler, blocks_dir=blocks_dir,
+        _settings(workspace), run_id, file=file, inputs=input or [], json_output=json_output, cache=cache,
+        concurrency=concurrency, executor_name=executor, scheduler=scheduler, blocks_dir=blocks_dir,
     ))
 
 

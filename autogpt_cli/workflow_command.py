@@ -1,7 +1,9 @@
 """`autogpt workflow ...` behaviour and rendering: call forge.workflow, draw with rich.
 
-stdout carries results (tables, or exactly one JSON document with --json); progress and notes
-go to stderr when --json is set, so a pipe always receives clean JSON.
+stdout carries results: tables, or JSON with --json. `run`/`resume --json` print JSON lines like
+`autogpt run --json`: every event as it is logged, then one `{"type": "result", ...}` line (run id,
+status, per-node status and error, outputs). Other commands print one JSON document. Notes go to
+stderr when --json is set, so a pipe always receives clean JSON.
 """
 
 from __future__ import annotations
@@ -169,8 +171,8 @@ def _summary(console: Console, result: RunResult, redactor: Redactor) -> None:
     style = "bold green" if result.status == "completed" else "bold red"
     console.print(Text(f"Run {result.run_id} {result.status}: {counts}", style=style))
     if result.status != "completed":
-        console.print(f"Fix the cause, then re-run only what failed: autogpt workflow resume {result.run_id}",
-                      markup=False)
+        console.print(f"Fix the cause, then re-run only what failed: autogpt workflow resume {result.run_id} "
+                      "[FIXED_FILE] [-i NODE.FIELD=VALUE]", markup=False)
 
 
 # Running ------------------------------------------------------------------------------------------------
@@ -193,7 +195,10 @@ def _drive(job: Callable[..., Awaitable[RunResult]], node_blocks: dict[str, str]
     interactive = not json_output and sys.stdin.isatty()
     try:
         if json_output:
-            result = asyncio.run(_with_executor(executor, lambda ex: job(ex, None, None)))
+            from autogpt_cli.display import JsonDisplay
+
+            lines = JsonDisplay()
+            result = asyncio.run(_with_executor(executor, lambda ex: job(ex, lines, None)))
         else:
             with progress:
                 result = asyncio.run(_with_executor(
@@ -203,7 +208,7 @@ def _drive(job: Callable[..., Awaitable[RunResult]], node_blocks: dict[str, str]
         print(f"interrupted{hint}", file=sys.stderr)
         return 130
     if json_output:
-        print(json.dumps(redactor.data(result.outputs()), ensure_ascii=False, default=str))
+        print(json.dumps(redactor.data(result.summary()), ensure_ascii=False, default=str), flush=True)
         print(f"run {result.run_id} {result.status}", file=sys.stderr)
     else:
         _summary(out, result, redactor)
@@ -297,22 +302,24 @@ def dry_run_command(settings: Settings, file: Path, *, inputs: list[str], json_o
     return code
 
 
-def resume_command(settings: Settings, run_id: str, *, json_output: bool, cache: bool, concurrency: int,
-                   executor_name: str, scheduler: str | None, blocks_dir: Path | None) -> int:
-    from forge.workflow.model import parse_workflow
+def resume_command(settings: Settings, run_id: str, *, file: Path | None, inputs: list[str], json_output: bool,
+                   cache: bool, concurrency: int, executor_name: str, scheduler: str | None,
+                   blocks_dir: Path | None) -> int:
+    from forge.workflow.model import load_workflow, parse_workflow
     from forge.workflow.runs import WORKFLOW_COPY, resume_workflow, runs_dir
 
     copy = runs_dir(settings) / run_id / WORKFLOW_COPY
     if not copy.is_file():
         raise ConfigError(f"no workflow run {run_id!r} under {runs_dir(settings)}; see `autogpt workflow runs` "
                           "(and the same --workspace)")
-    workflow = parse_workflow(json.loads(copy.read_text(encoding="utf-8")), run_id)
+    workflow = load_workflow(file) if file else parse_workflow(json.loads(copy.read_text(encoding="utf-8")), run_id)
     registry = load_registry(blocks_dir)
     executor = make_executor(executor_name, scheduler)
 
     def job(ex: Executor, listener: Any, ask: Any) -> Awaitable[RunResult]:
-        return resume_workflow(run_id, registry, settings, concurrency=concurrency, cache=cache, executor=ex,
-                               listener=listener, ask_user=ask)
+        return resume_workflow(run_id, registry, settings, workflow=workflow if file else None,
+                               source=str(file) if file else None, inputs=inputs, concurrency=concurrency,
+                               cache=cache, executor=ex, listener=listener, ask_user=ask)
 
     return _drive(job, {n.id: n.block_id for n in workflow.nodes}, json_output=json_output, executor=executor,
                   settings=settings)
