@@ -12,6 +12,8 @@ from autogpt_cli.options import WorkspaceOpt
 app = typer.Typer(help="Validate, run, draw, resume and schedule workflows of blocks.", no_args_is_help=True)
 blocks_app = typer.Typer(help="List the blocks workflows can use, or show one block's schemas.")
 app.add_typer(blocks_app, name="blocks")
+cache_app = typer.Typer(help="The output cache of `workflow run --cache`.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
 
 FileArg = Annotated[Path, typer.Argument(help="Workflow JSON file.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
@@ -150,6 +152,22 @@ def graph(
     from autogpt_cli.workflow_command import graph_command
 
     graph_command(_settings(workspace), file, out, run_id, blocks_dir)
+
+
+@cache_app.command("clear")
+def cache_clear(
+    workflow: Annotated[Path | None, typer.Option("--workflow", help="Remove only the entries this workflow file's "
+                                                  "runs wrote.", show_default=False)] = None,
+    all_entries: Annotated[bool, typer.Option("--all", help="Remove every entry.")] = False,
+    json_output: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Delete cached block outputs and show what was removed."""
+    from autogpt_cli.workflow_command import cache_clear_command
+
+    if (workflow is None) == (not all_entries):
+        raise typer.BadParameter("give --workflow FILE or --all (one of them)", param_hint="--workflow/--all")
+    cache_clear_command(_settings(workspace), workflow, json_output)
 
 
 @blocks_app.callback(invoke_without_command=True)

@@ -402,6 +402,43 @@ def runs_command(settings: Settings, json_output: bool) -> None:
     console.print(table)
 
 
+def cache_clear_command(settings: Settings, file: Path | None, json_output: bool) -> None:
+    from forge.workflow.cache import OutputCache
+    from forge.workflow.model import load_workflow
+
+    cache = OutputCache(settings.workflows_dir() / "cache")
+    name = load_workflow(file).name if file else None
+    removed = cache.clear(name)
+    unlabelled = sum(e.workflow is None for e in cache.entries()) if name else 0
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for e in removed:
+        groups.setdefault((e.workflow or "?", e.node or "?", e.block), []).append(e.size)
+    if json_output:
+        print(json.dumps({"cache": str(cache.root), "workflow": name, "removed": len(removed),
+                          "bytes": sum(e.size for e in removed),
+                          "entries": [{"workflow": w, "node": n, "block": b, "count": len(s), "bytes": sum(s)}
+                                      for (w, n, b), s in groups.items()]}, ensure_ascii=False))
+        return
+    console = Console(highlight=False)
+    what = f"of workflow {name!r} " if name else ""
+    if not removed:
+        console.print(f"No cache entries {what}under {cache.root}; nothing removed.", markup=False)
+    else:
+        table = Table("workflow", "node", "block", Column("entries", justify="right"), Column("size", justify="right"))
+        for (w, n, b), sizes in groups.items():
+            table.add_row(w, n, b, str(len(sizes)), _size(sum(sizes)))
+        console.print(table)
+        console.print(f"Removed {len(removed)} cache entries {what}({_size(sum(e.size for e in removed))}) "
+                      f"from {cache.root}", markup=False)
+    if unlabelled:
+        console.print(f"{unlabelled} older entries record no workflow; `autogpt workflow cache clear --all` "
+                      "removes them too", style="dim", markup=False)
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MiB"
+
+
 def graph_command(settings: Settings, file: Path, out: Path | None, run_id: str | None,
                   blocks_dir: Path | None) -> None:
     from forge.runs.log import read_state

@@ -104,3 +104,31 @@ def test_resume_refuses_bad_or_unrelated_files_and_inputs_before_touching_the_ru
     assert unrelated.returncode != 0 and "shares no node id" in unrelated.stderr
     assert "Traceback" not in unrelated.stderr
     assert len(events(env, run_id)) == before  # nothing was appended to the run
+
+
+def test_cache_clear_by_workflow_or_all_shows_what_it_removed(env):
+    counter = env / "count.json"
+
+    def cached(name: str) -> str:
+        data = {"name": name, "nodes": [{"id": "n", "block": "flaky", "config": {
+            "key": name, "failures": 0, "counter_file": str(counter)}}], "edges": []}
+        return write(env, data, f"{name}.json")
+
+    for name in ("alpha", "beta", "alpha"):
+        assert cli(env, "run", cached(name), "--cache", *common(env)).returncode == 0
+    assert json.loads(counter.read_text()) == {"alpha": 1, "beta": 1}  # the second alpha was a cache hit
+    assert cli(env, "cache", "clear", *common(env)[2:]).returncode == 2  # neither --workflow nor --all
+
+    res = cli(env, "cache", "clear", "--workflow", "alpha.json", *common(env)[2:])
+    assert res.returncode == 0, res.stderr
+    out = " ".join(res.stdout.split())
+    assert "Removed 1 cache entries of workflow 'alpha'" in out and "flaky" in out and "beta" not in out
+    assert cli(env, "run", "alpha.json", "--cache", *common(env)).returncode == 0
+    assert cli(env, "run", "beta.json", "--cache", *common(env)).returncode == 0
+    assert json.loads(counter.read_text()) == {"alpha": 2, "beta": 1}  # alpha recomputed, beta still cached
+
+    res = cli(env, "cache", "clear", "--all", "--json", *common(env)[2:])
+    report = json.loads(res.stdout)
+    assert report["removed"] == 2 and {e["workflow"] for e in report["entries"]} == {"alpha", "beta"}
+    again = cli(env, "cache", "clear", "--all", *common(env)[2:])
+    assert again.returncode == 0 and "nothing removed" in again.stdout

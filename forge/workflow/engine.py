@@ -258,7 +258,7 @@ class WorkflowRun:
         if error is not None:
             return self._finish(nid, FAILED, started, error=error)
         if key is not None and self.cache is not None:
-            self.cache.put(key, pn.block, emissions)
+            self.cache.put(key, pn.block, emissions, workflow=self.plan.workflow.name, node=nid)
         self._finish(nid, COMPLETED, started)
 
     def _edge_value(self, pn: PlannedNode, port: str, wires: list[Wire]) -> Any:
