@@ -76,6 +76,10 @@ def run(
     if live_reads and not dry_run:
         raise typer.BadParameter("only applies with --dry-run", param_hint="--live-reads")
     if dry_run:
+        ignored = [o for o, used in (("--cache", cache), ("--executor", executor != "inprocess"),
+                                     ("--scheduler", scheduler)) if used]
+        if ignored:  # a dry run runs in this process and records nothing
+            typer.echo(f"note: --dry-run ignores {', '.join(ignored)}", err=True)
         raise typer.Exit(dry_run_command(_settings(workspace), file, inputs=input or [], json_output=json_output,
                                          live_reads=live_reads, blocks_dir=blocks_dir))
     raise typer.Exit(run_command(
