@@ -188,3 +188,29 @@ def test_effects_follow_the_input():
     assert declared["slack_message"] == declared["send_email"] == declared["twitter_post"] == Effect.WRITE
     assert declared["llm_call"] == declared["web_search"] == Effect.READ
     assert declared["text_template"] == declared["file_read"] == Effect.NONE
+
+
+def test_previews_show_what_would_be_sent_without_secrets(settings, tmp_path):
+    from forge.blocks.base import BlockContext
+    from forge.blocks.communication import SlackMessage
+    from forge.blocks.credentials import CredentialStore
+    from forge.blocks.files import FileWrite
+    from forge.blocks.social import TwitterPost
+
+    hook = "https://hooks.slack.com/services/T000/B000/very-secret-path"
+    store = CredentialStore(tmp_path / "creds.json", environ={})
+    store.set("slack", {"webhook_url": hook})
+    ctx = BlockContext(workspace=tmp_path / "files", settings=settings, credentials=store)
+    (tmp_path / "files").mkdir()
+    slack = SlackMessage().preview(SlackMessage.Input(text="deploy done", channel="#ops"), ctx)
+    assert slack.action == "POST" and slack.payload == {"text": "deploy done", "channel": "#ops"}
+    assert hook not in slack.model_dump_json() and slack.notes == []
+    tweet = TwitterPost().preview(TwitterPost.Input(text="x" * 300), ctx)
+    assert tweet.destination == "https://api.twitter.com/2/tweets" and tweet.payload == {"text": "x" * 300}
+    assert any("over 280" in n for n in tweet.notes) and any("credentials set twitter" in n for n in tweet.notes)
+    (tmp_path / "files" / "a.txt").write_text("old")
+    write = FileWrite().preview(FileWrite.Input(path="a.txt", content="new"), ctx)
+    assert write.payload == "new" and "overwrites the existing file" in write.notes
+    escape = FileWrite().preview(FileWrite.Input(path="../../etc/passwd", content="x"), ctx)
+    assert escape.notes and "would fail" in escape.notes[0]
+    assert (tmp_path / "files" / "a.txt").read_text() == "old"

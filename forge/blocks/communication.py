@@ -170,7 +170,7 @@ class SendEmail(Block):
         server = f"{creds['host']}:{creds.get('port') or 587}" if creds else "SMTP server (not configured)"
         payload = {"from": creds.get("sender") or creds.get("username") or "", "to": recipients,
                    "subject": input.subject, "body": input.body, **({"html": input.html} if input.html else {})}
-        return Preview(action="send email", destination=f"{', '.join(recipients)} via {server}", payload=payload,
+        return Preview(action="send email to", destination=f"{', '.join(recipients)} via {server}", payload=payload,
                        notes=notes)
 
     @staticmethod
