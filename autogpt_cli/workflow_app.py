@@ -12,6 +12,8 @@ from autogpt_cli.options import WorkspaceOpt
 app = typer.Typer(help="Validate, run, draw, resume and schedule workflows of blocks.", no_args_is_help=True)
 blocks_app = typer.Typer(help="List the blocks workflows can use, or show one block's schemas.")
 app.add_typer(blocks_app, name="blocks")
+cache_app = typer.Typer(help="The output cache of `workflow run --cache`.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
 
 FileArg = Annotated[Path, typer.Argument(help="Workflow JSON file.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
@@ -46,7 +48,12 @@ def validate(file: FileArg, input: InputOpt = None, blocks_dir: BlocksDirOpt = N
 
     validate_command(file, input or [], blocks_dir)
 
-JsonOutputsOpt = Annotated[bool, typer.Option("--json", help="Print only {node: {output: value}} as JSON.")]
+JsonOutputsOpt = Annotated[bool, typer.Option("--json", help="JSON lines on stdout: each event, then the result.")]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Validate, then walk the graph without side effects: show what each sending/writing "
+    "block would send, and send nothing.")]
+LiveReadsOpt = Annotated[bool, typer.Option(
+    "--live-reads", help="With --dry-run: really run blocks that only read (LLM, web); default: placeholders.")]
 
 
 @app.command()
@@ -54,6 +61,8 @@ def run(
     file: FileArg,
     input: InputOpt = None,  # noqa: A002
     json_output: JsonOutputsOpt = False,
+    dry_run: DryRunOpt = False,
+    live_reads: LiveReadsOpt = False,
     cache: CacheOpt = False,
     concurrency: ConcurrencyOpt = 16,
     executor: ExecutorOpt = "inprocess",
@@ -62,8 +71,17 @@ def run(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Run FILE: nodes run in parallel as their inputs become ready. Exit 1 if any node failed."""
-    from autogpt_cli.workflow_command import run_command
+    from autogpt_cli.workflow_command import dry_run_command, run_command
 
+    if live_reads and not dry_run:
+        raise typer.BadParameter("only applies with --dry-run", param_hint="--live-reads")
+    if dry_run:
+        ignored = [o for o, used in (("--cache", cache), ("--executor", executor != "inprocess"),
+                                     ("--scheduler", scheduler)) if used]
+        if ignored:  # a dry run runs in this process and records nothing
+            typer.echo(f"note: --dry-run ignores {', '.join(ignored)}", err=True)
+        raise typer.Exit(dry_run_command(_settings(workspace), file, inputs=input or [], json_output=json_output,
+                                         live_reads=live_reads, blocks_dir=blocks_dir))
     raise typer.Exit(run_command(
         _settings(workspace), file, inputs=input or [], json_output=json_output, cache=cache,
         concurrency=concurrency, executor_name=executor, scheduler=scheduler, blocks_dir=blocks_dir,
@@ -73,6 +91,10 @@ def run(
 @app.command()
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run id (see `autogpt workflow runs`).")],
+    file: Annotated[Path | None, typer.Argument(
+        help="A corrected workflow file: changed nodes and everything downstream re-run.", show_default=False,
+    )] = None,
+    input: InputOpt = None,  # noqa: A002
     json_output: JsonOutputsOpt = False,
     cache: CacheOpt = False,
     concurrency: ConcurrencyOpt = 16,
@@ -81,12 +103,12 @@ def resume(
     blocks_dir: BlocksDirOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Re-run only the nodes of RUN_ID that did not complete; completed outputs are replayed from its log."""
+    """Re-run the nodes of RUN_ID that did not complete (or that FILE / -i change); completed outputs are replayed."""
     from autogpt_cli.workflow_command import resume_command
 
     raise typer.Exit(resume_command(
-        _settings(workspace), run_id, json_output=json_output, cache=cache, concurrency=concurrency,
-        executor_name=executor, scheduler=scheduler, blocks_dir=blocks_dir,
+        _settings(workspace), run_id, file=file, inputs=input or [], json_output=json_output, cache=cache,
+        concurrency=concurrency, executor_name=executor, scheduler=scheduler, blocks_dir=blocks_dir,
     ))
 
 
@@ -134,6 +156,22 @@ def graph(
     from autogpt_cli.workflow_command import graph_command
 
     graph_command(_settings(workspace), file, out, run_id, blocks_dir)
+
+
+@cache_app.command("clear")
+def cache_clear(
+    workflow: Annotated[Path | None, typer.Option("--workflow", help="Remove only the entries this workflow file's "
+                                                  "runs wrote.", show_default=False)] = None,
+    all_entries: Annotated[bool, typer.Option("--all", help="Remove every entry.")] = False,
+    json_output: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Delete cached block outputs and show what was removed."""
+    from autogpt_cli.workflow_command import cache_clear_command
+
+    if (workflow is None) == (not all_entries):
+        raise typer.BadParameter("give --workflow FILE or --all (one of them)", param_hint="--workflow/--all")
+    cache_clear_command(_settings(workspace), workflow, json_output)
 
 
 @blocks_app.callback(invoke_without_command=True)

@@ -1,7 +1,9 @@
 """`autogpt workflow ...` behaviour and rendering: call forge.workflow, draw with rich.
 
-stdout carries results (tables, or exactly one JSON document with --json); progress and notes
-go to stderr when --json is set, so a pipe always receives clean JSON.
+stdout carries results: tables, or JSON with --json. `run`/`resume --json` print JSON lines like
+`autogpt run --json`: every event as it is logged, then one `{"type": "result", ...}` line (run id,
+status, per-node status and error, outputs). Other commands print one JSON document. Notes go to
+stderr when --json is set, so a pipe always receives clean JSON.
 """
 
 from __future__ import annotations
@@ -176,8 +178,8 @@ def _summary(console: Console, result: RunResult, redactor: Redactor) -> None:
     style = "bold green" if result.status == "completed" else "bold red"
     console.print(Text(f"Run {result.run_id} {result.status}: {counts}", style=style))
     if result.status != "completed":
-        console.print(f"Fix the cause, then re-run only what failed: autogpt workflow resume {result.run_id}",
-                      markup=False)
+        console.print(f"Fix the cause, then re-run only what failed: autogpt workflow resume {result.run_id} "
+                      "[FIXED_FILE] [-i NODE.FIELD=VALUE]", markup=False)
 
 
 # Running ------------------------------------------------------------------------------------------------
@@ -200,7 +202,10 @@ def _drive(job: Callable[..., Awaitable[RunResult]], node_blocks: dict[str, str]
     interactive = not json_output and sys.stdin.isatty()
     try:
         if json_output:
-            result = asyncio.run(_with_executor(executor, lambda ex: job(ex, None, None)))
+            from autogpt_cli.display import JsonDisplay
+
+            lines = JsonDisplay()
+            result = asyncio.run(_with_executor(executor, lambda ex: job(ex, lines, None)))
         else:
             with progress:
                 result = asyncio.run(_with_executor(
@@ -210,7 +215,7 @@ def _drive(job: Callable[..., Awaitable[RunResult]], node_blocks: dict[str, str]
         print(f"interrupted{hint}", file=sys.stderr)
         return 130
     if json_output:
-        print(json.dumps(redactor.data(result.outputs()), ensure_ascii=False, default=str))
+        print(json.dumps(redactor.data(result.summary()), ensure_ascii=False, default=str), flush=True)
         print(f"run {result.run_id} {result.status}", file=sys.stderr)
     else:
         _summary(out, result, redactor)
@@ -248,22 +253,80 @@ def run_command(settings: Settings, file: Path, *, inputs: list[str], json_outpu
                   settings=settings)
 
 
-def resume_command(settings: Settings, run_id: str, *, json_output: bool, cache: bool, concurrency: int,
-                   executor_name: str, scheduler: str | None, blocks_dir: Path | None) -> int:
-    from forge.workflow.model import parse_workflow
+_ACTION_NOTES = {
+    "ran": "ran (no side effects)",
+    "stubbed": "stubbed: placeholder outputs",
+    "previewed": "not run: would send (below)",
+}
+
+
+def dry_run_command(settings: Settings, file: Path, *, inputs: list[str], json_output: bool, live_reads: bool,
+                    blocks_dir: Path | None) -> int:
+    """`workflow run --dry-run`: exit 0 when the walk completed, 1 when a node that ran (or an input) failed."""
+    from forge.workflow.dryrun import dry_run_workflow
+    from forge.workflow.model import load_workflow
+
+    workflow = load_workflow(file)
+    def ask(question: str) -> str:
+        return Console().input(f"[bold cyan]?[/] {escape(question)} ")
+
+    interactive = not json_output and sys.stdin.isatty()
+    report = asyncio.run(dry_run_workflow(workflow, load_registry(blocks_dir), settings, inputs=inputs,
+                                          source=str(file), live_reads=live_reads,
+                                          ask_user=ask if interactive else None))
+    code = 0 if report.status == "completed" else 1
+    if json_output:
+        print(report.model_dump_json())
+        return code
+    console = Console(highlight=False)
+    console.print(Text.assemble("Dry run of workflow ", (workflow.name, "bold"), " (nothing is sent or written)"))
+    table = Table("node", "block", "effect", Column("what the dry run did", overflow="fold"), box=None)
+    for n in report.nodes:
+        if n.status in ("completed",) and n.action:
+            what = Text(_ACTION_NOTES[n.action], style="green" if n.action == "ran" else "cyan")
+            if n.note:
+                what.append(f" ({terminal_safe(n.note)})", style="dim")
+        else:
+            what = Text.assemble(_styled(n.status), f": {terminal_safe(n.error or '')}" if n.error else "")
+        table.add_row(n.node, n.block, n.effect.value if n.effect else "-", what)
+    console.print(table)
+    for n in report.previews:
+        assert n.preview is not None
+        p = n.preview
+        body = p.payload if isinstance(p.payload, str) else json.dumps(p.payload, ensure_ascii=False, indent=2,
+                                                                        default=str)
+        parts: list[Any] = [Text.assemble((p.action, "bold yellow"), f" {terminal_safe(p.destination)}")]
+        parts += [Text(terminal_safe(body))] if p.payload is not None else []
+        parts += [Text(f"! {terminal_safe(note)}", style="yellow") for note in p.notes]
+        console.print(Panel(Group(*parts), title=f"{n.node} ({n.block}) would", title_align="left"))
+    stubbed = sum(n.action == "stubbed" for n in report.nodes)
+    summary = f"{len(report.previews)} side effect(s) previewed, nothing sent"
+    if stubbed:
+        summary += f"; {stubbed} read(s) stubbed with placeholders (--live-reads runs them)"
+    console.print(Text(summary + ".", style="bold green" if code == 0 else "bold red"))
+    if code:
+        console.print("Some nodes failed during the dry run: the real run would fail there too.", style="red")
+    return code
+
+
+def resume_command(settings: Settings, run_id: str, *, file: Path | None, inputs: list[str], json_output: bool,
+                   cache: bool, concurrency: int, executor_name: str, scheduler: str | None,
+                   blocks_dir: Path | None) -> int:
+    from forge.workflow.model import load_workflow, parse_workflow
     from forge.workflow.runs import WORKFLOW_COPY, resume_workflow, runs_dir
 
     copy = runs_dir(settings) / run_id / WORKFLOW_COPY
     if not copy.is_file():
         raise ConfigError(f"no workflow run {run_id!r} under {runs_dir(settings)}; see `autogpt workflow runs` "
                           "(and the same --workspace)")
-    workflow = parse_workflow(json.loads(copy.read_text(encoding="utf-8")), run_id)
+    workflow = load_workflow(file) if file else parse_workflow(json.loads(copy.read_text(encoding="utf-8")), run_id)
     registry = load_registry(blocks_dir)
     executor = make_executor(executor_name, scheduler)
 
     def job(ex: Executor, listener: Any, ask: Any) -> Awaitable[RunResult]:
-        return resume_workflow(run_id, registry, settings, concurrency=concurrency, cache=cache, executor=ex,
-                               listener=listener, ask_user=ask)
+        return resume_workflow(run_id, registry, settings, workflow=workflow if file else None,
+                               source=str(file) if file else None, inputs=inputs, concurrency=concurrency,
+                               cache=cache, executor=ex, listener=listener, ask_user=ask)
 
     return _drive(job, {n.id: n.block_id for n in workflow.nodes}, json_output=json_output, executor=executor,
                   settings=settings)
@@ -344,6 +407,43 @@ def runs_command(settings: Settings, json_output: bool) -> None:
                       str(counts.get("completed", 0)), str(counts.get("failed", 0) + counts.get("upstream_failed", 0)),
                       str(len(r.get("nodes") or {})), when)
     console.print(table)
+
+
+def cache_clear_command(settings: Settings, file: Path | None, json_output: bool) -> None:
+    from forge.workflow.cache import OutputCache
+    from forge.workflow.model import load_workflow
+
+    cache = OutputCache(settings.workflows_dir() / "cache")
+    name = load_workflow(file).name if file else None
+    removed = cache.clear(name)
+    unlabelled = sum(e.workflow is None for e in cache.entries()) if name else 0
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for e in removed:
+        groups.setdefault((e.workflow or "?", e.node or "?", e.block), []).append(e.size)
+    if json_output:
+        print(json.dumps({"cache": str(cache.root), "workflow": name, "removed": len(removed),
+                          "bytes": sum(e.size for e in removed),
+                          "entries": [{"workflow": w, "node": n, "block": b, "count": len(s), "bytes": sum(s)}
+                                      for (w, n, b), s in groups.items()]}, ensure_ascii=False))
+        return
+    console = Console(highlight=False)
+    what = f"of workflow {name!r} " if name else ""
+    if not removed:
+        console.print(f"No cache entries {what}under {cache.root}; nothing removed.", markup=False)
+    else:
+        table = Table("workflow", "node", "block", Column("entries", justify="right"), Column("size", justify="right"))
+        for (w, n, b), sizes in groups.items():
+            table.add_row(w, n, b, str(len(sizes)), _size(sum(sizes)))
+        console.print(table)
+        console.print(f"Removed {len(removed)} cache entries {what}({_size(sum(e.size for e in removed))}) "
+                      f"from {cache.root}", markup=False)
+    if unlabelled:
+        console.print(f"{unlabelled} older entries record no workflow; `autogpt workflow cache clear --all` "
+                      "removes them too", style="dim", markup=False)
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MiB"
 
 
 def graph_command(settings: Settings, file: Path, out: Path | None, run_id: str | None,

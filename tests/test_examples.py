@@ -138,7 +138,7 @@ def test_news_summary_via_cli(tmp_path, standin, blocks_args):
     env = offline_env(standin, tmp_path, ["Solar park approved, reef mapped, rail line reopened."])
     result = cli("workflow", "run", str(EXAMPLES / "news_summary.json"), "--json", *blocks_args, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout)
+    out = json.loads(result.stdout.splitlines()[-1])["outputs"]
     assert "Elbe river" in out["node_2"]["content"]
     assert out["node_4"]["value"] == "Solar park approved, reef mapped, rail line reopened."
 
@@ -154,7 +154,7 @@ def test_social_media_publishes_and_logs(tmp_path, standin, blocks_args):
     result = cli("workflow", "run", str(EXAMPLES / "social_media.json"), "--json", *overrides, *blocks_args,
                  env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout)
+    out = json.loads(result.stdout.splitlines()[-1])["outputs"]
     assert out["reddit"]["text"].startswith("1. Open-source speech model")  # the pinned post is dropped
     assert out["analyze"]["response"] == TWEET
     assert standin.posts["tweets"] == [{"id": out["twitter"]["id"], "text": TWEET, "token_ok": True}]
@@ -176,7 +176,7 @@ def test_social_media_with_a_wrong_token_fails_clearly(tmp_path, standin, blocks
                  "-i", f"twitter.api_base={base}", "-i", f"linkedin.api_base={base}", *blocks_args,
                  env=env, cwd=tmp_path)
     assert result.returncode == 1
-    assert "twitter" not in json.loads(result.stdout) and standin.posts["tweets"] == []
+    assert "twitter" not in json.loads(result.stdout.splitlines()[-1])["outputs"] and standin.posts["tweets"] == []
     assert "wrong-token-xyz" not in result.stdout + result.stderr
 
 
@@ -191,6 +191,6 @@ def test_news_summary_with_the_embedded_model(tmp_path, standin, blocks_args):
     result = cli("workflow", "run", str(EXAMPLES / "news_summary.json"), "--json", "-i", "node_3.max_tokens=120",
                  *blocks_args, env=env, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout)
+    out = json.loads(result.stdout.splitlines()[-1])["outputs"]
     assert len(out["node_4"]["value"].split()) >= 5
     assert out["node_3"]["usage"]["prompt_tokens"] > 200  # the articles reached the model

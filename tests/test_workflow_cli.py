@@ -62,6 +62,13 @@ def write(tmp_path: Path, data: dict, name: str = "wf.json") -> str:
     return name
 
 
+def outputs_of(stdout: str) -> dict:
+    """`run/resume --json` prints JSON lines: the events, then the result; its `outputs` are {node: {port: value}}."""
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert lines and lines[-1]["type"] == "result" and all("type" in line for line in lines)
+    return lines[-1]["outputs"]
+
+
 def common(tmp_path: Path) -> list[str]:
     return ["--blocks-dir", str(tmp_path / "blocks"), "--workspace", str(tmp_path / "ws")]
 
@@ -100,7 +107,7 @@ def test_validate_exit_codes(env):
 def test_run_json_prints_only_the_outputs_object(env):
     res = cli(env, "run", write(env, GOOD), "--json", *common(env))
     assert res.returncode == 0, res.stderr
-    out = json.loads(res.stdout)  # stdout is exactly one JSON document
+    out = outputs_of(res.stdout)  # stdout is JSON lines only
     assert out == {
         "start": {"text": "hello", "upper": "HELLO", "length": 5},
         "loud": {"text": "HELLO!!"},  # the custom block from --blocks-dir ran
@@ -118,7 +125,7 @@ def test_run_with_inputs_and_partial_failure_exits_1_then_runs_lists_it(env):
     assert res.returncode == 1, res.stderr
     assert "upstream_failed" in res.stdout and "autogpt workflow resume" in res.stdout
     res_json = cli(env, "run", "wf.json", "-i", "ok.text=x", "--json", *common(env))
-    assert res_json.returncode == 1 and json.loads(res_json.stdout) == {"ok": {"text": "x", "upper": "X", "length": 1}}
+    assert res_json.returncode == 1 and outputs_of(res_json.stdout) == {"ok": {"text": "x", "upper": "X", "length": 1}}
 
     listing = cli(env, "runs", "--json", "--workspace", str(env / "ws"))
     runs = json.loads(listing.stdout)
@@ -139,7 +146,7 @@ def test_resume_via_cli(env):
     run_id = json.loads(cli(env, "runs", "--json", "--workspace", str(env / "ws")).stdout)[0]["run_id"]
     res = cli(env, "resume", run_id, "--json", *common(env))
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout) == {"f": {"attempts": 2, "value": 5}, "g": {"value": 5}}
+    assert outputs_of(res.stdout) == {"f": {"attempts": 2, "value": 5}, "g": {"value": 5}}
     assert json.loads(counter.read_text()) == {"k": 2}  # executed once per invocation, no more
     assert cli(env, "resume", "nope", *common(env)).returncode == 2
 
@@ -250,7 +257,7 @@ def test_calculator_result_into_file_write_runs(env):
     res = cli(env, "run", name, "--json", *common(env))
     assert res.returncode == 0, res.stderr
     assert (files_dir(env) / "out" / "result.txt").read_text() == "20"
-    out = json.loads(res.stdout)
+    out = outputs_of(res.stdout)
     assert out["save"] == {"path": "out/result.txt",
                            "file": {"path": "out/result.txt", "mime_type": "text/plain", "size": 2}}
 
@@ -305,7 +312,7 @@ def test_file_reference_round_trip_into_text_and_path_inputs(env):
     ], "edges": [{"from": "save", "to": "loud"}, {"from": "save", "to": "read"}, {"from": "rows", "to": "back"}]}
     res = cli(env, "run", write(env, data), "--json", *common(env))
     assert res.returncode == 0, res.stderr
-    out = json.loads(res.stdout)
+    out = outputs_of(res.stdout)
     assert out["loud"] == {"text": "BUY MILK!"}
     assert out["read"] == {"content": "buy milk"}
     assert out["back"]["rows"] == [{"a": "1"}]
@@ -336,7 +343,7 @@ def test_database_blocks_cannot_reach_files_outside_the_workflow(env):
     ]}
     res = cli(env, "run", write(env, data), "--json", *common(env))
     assert res.returncode == 1
-    assert json.loads(res.stdout) == {"fine": {"rows": [{"one": 1}], "rowcount": 1}}
+    assert outputs_of(res.stdout) == {"fine": {"rows": [{"one": 1}], "rowcount": 1}}
     state = json.loads(cli(env, "runs", "--json", "--workspace", str(env / "ws")).stdout)[0]
     errors = {nid: n["error"] for nid, n in state["nodes"].items() if n["status"] == "failed"}
     assert set(errors) == {"url", "up", "attach", "vacuum"}
@@ -357,7 +364,7 @@ def test_template_bombs_fail_their_node_only(env):
     started = time.monotonic()
     res = cli(env, "run", write(env, data), "--json", *common(env))
     assert time.monotonic() - started < 30
-    assert res.returncode == 1 and json.loads(res.stdout) == {"fine": {"text": "42"}}
+    assert res.returncode == 1 and outputs_of(res.stdout) == {"fine": {"text": "42"}}
     state = json.loads(cli(env, "runs", "--json", "--workspace", str(env / "ws")).stdout)[0]
     assert state["nodes"]["big"]["error"] == ("ToolError: template refused: a repeated string or list would be "
                                               "100,000,000 long; templates may build at most 1,000,000 characters "

@@ -197,15 +197,15 @@ def test_runtime_input_validation_failure_names_the_field(settings, registry):
 
 def test_events_state_and_workflow_copy_are_persisted(settings, registry):
     result = run(settings, registry, [{"id": "a", "block": "echo", "config": {"text": "hi"}}],
-                 inputs=["topic=cats"], source="demo.json")
+                 inputs=["a.prefix=>"], source="demo.json")
     run_dir = runs_dir(settings) / result.run_id
     kinds = [e["type"] for e in read_events(run_dir)]
     assert kinds == ["run_started", "node_started", "node_output", "node_output", "node_output",
                      "node_finished", "finished"]
     started = next(read_events(run_dir))
-    assert started["workflow"] == "test" and started["file"] == "demo.json" and started["inputs"] == {"topic": "cats"}
+    assert started["workflow"] == "test" and started["file"] == "demo.json" and started["inputs"] == {"a.prefix": ">"}
     state = read_state(run_dir)
-    assert state["status"] == "completed" and state["pid"] and state["nodes"]["a"]["outputs"]["upper"] == "HI"
+    assert state["status"] == "completed" and state["pid"] and state["nodes"]["a"]["outputs"]["upper"] == ">HI"
     assert json.loads((run_dir / "workflow.json").read_text())["nodes"][0]["id"] == "a"
     assert [r["run_id"] for r in list_workflow_runs(settings)] == [result.run_id]
 
@@ -225,6 +225,10 @@ def test_run_inputs_reach_blocks_via_ctx_extras(settings, registry):
 
     class Peek(Block):
         id = "peek"
+
+        @classmethod
+        def run_input_names(cls, config):
+            return ["city", "n"]  # bare --input names a block reads must be declared, or they are typos
 
         async def run(self, input, ctx: BlockContext):  # noqa: A002
             seen.update(ctx.extras["inputs"])

@@ -122,6 +122,23 @@ def test_bare_inputs_parse_json_else_text(registry):
         split_inputs(["oops"], workflow)
 
 
+def test_inputs_naming_an_unknown_node_or_input_are_errors_with_a_suggestion(registry):
+    from forge.blocks.io import UserInput
+
+    registry.register(UserInput)
+    data = wf([{"id": "echo1", "block": "echo", "config": {"text": "x"}},
+               {"id": "ask", "block": "user_input", "config": {"name": "topic"}}])
+    workflow = parse_workflow(data)
+    plan = validate(workflow, registry, split_inputs(["topic=cats", "echo1.prefix=>"], workflow))
+    assert plan.inputs == {"topic": "cats"} and plan.nodes["echo1"].config["prefix"] == ">"
+    errors = errors_of(data, registry, ["echo2.prefix=>", "topik=cats"])
+    assert len(errors) == 2
+    assert "--input echo2.prefix: unknown node 'echo2' (did you mean 'echo1'?)" in errors[0]
+    assert "--input topik: no node reads an input named 'topik' (did you mean 'topic'?); inputs: topic" in errors[1]
+    lone = errors_of(wf([{"id": "a", "block": "noop"}]), registry, ["city=Paris"])
+    assert lone and "this workflow has no user_input block" in lone[0] and "NODE.FIELD=VALUE" in lone[0]
+
+
 def test_bad_cron_explains_the_seed_example(registry):
     trigger = {"type": "schedule", "config": {"interval": "*/360 * * * *", "timezone": "Mars/Base"}}
     errors = errors_of(wf([{"id": "a", "block": "noop"}], trigger=trigger), registry)

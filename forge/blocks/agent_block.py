@@ -7,7 +7,7 @@ import asyncio
 from pydantic import Field
 
 from forge.blocks.ai import get_cached_model
-from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
+from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel, Preview
 from forge.blocks.files import workspace_root
 
 
@@ -33,6 +33,10 @@ class AgentBlock(Block):
         result: str = Field(description="The agent's finish reason, or why it stopped.")
         status: str = Field(description="finished, iteration_limit, stuck, budget_exceeded, ...")
         run_id: str = Field(description="The agent run's id (its events are in <workspace>/runs/<run_id>).")
+
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        return Preview(action="run an autonomous agent (file tools, code, web)",
+                       destination="workflow files folder", payload=input.model_dump(mode="json", exclude_none=True))
 
     async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
         from forge.agent.agent import AutoGPTAgent

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
+from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, Effect, EmptyModel
 from forge.errors import ConfigError
 from forge.models.base import Model, Usage
 
@@ -63,6 +63,7 @@ class LLMCall(Block):
     )
     categories = (BlockCategory.AI,)
     cacheable = False  # a model's answer is fresh data (and temperature may be > 0)
+    effect = Effect.READ
     main_input = "prompt"
     main_output = "response"
 
@@ -107,6 +108,7 @@ class TextCompletion(Block):
     description = "Complete a prompt with a language model (no system prompt) and return the whole text."
     categories = (BlockCategory.AI,)
     cacheable = False
+    effect = Effect.READ
 
     class Input(EmptyModel):
         prompt: str = Field(description="The text to complete or the instruction to follow.")
@@ -140,6 +142,7 @@ class Embedding(Block):
         "`embedding` and `embeddings`; a list of texts emits `embeddings` only."
     )
     categories = (BlockCategory.AI,)
+    effect = Effect.READ  # may call a model API
 
     class Input(EmptyModel):
         text: str | list[str] = Field(description="A text or a list of texts.")

@@ -37,6 +37,23 @@ if TYPE_CHECKING:
 BlockOutput = AsyncIterator[tuple[str, Any]]
 
 
+class Effect(enum.StrEnum):
+    """What running a block does outside the run: `workflow run --dry-run` decides by it."""
+
+    NONE = "none"  # computes from its inputs (local file reads included): a dry run really runs it
+    READ = "read"  # reads a model, the network or a service without changing it: stubbed unless --live-reads
+    WRITE = "write"  # sends, posts or writes: a dry run never runs it, it shows `preview()` instead
+
+
+class Preview(BaseModel):
+    """What a side-effect block would do: `--dry-run` prints it (redacted) instead of running the block."""
+
+    action: str  # e.g. "POST", "send email", "write file", "execute SQL"
+    destination: str = ""  # host, recipient, table, path; never a secret (a webhook URL is one)
+    payload: Any = None  # what would be sent
+    notes: list[str] = []  # e.g. missing credentials, a limit the real run would refuse
+
+
 class BlockCategory(enum.StrEnum):
     AI = "ai"
     NETWORK = "network"
@@ -82,6 +99,9 @@ class Block:
     # False for blocks with side effects or fresh data (send, post, write, user input, time):
     # their outputs are never served from the cache.
     cacheable: ClassVar[bool] = True
+    # Effect outside the run (see Effect). None: inferred, NONE when cacheable, else WRITE, so a
+    # plugin block that does not declare it is never run by a dry run.
+    effect: ClassVar[Effect | None] = None
     # Ports an edge uses when it names none. Default: the first field of each model.
     main_input: ClassVar[str | None] = None
     main_output: ClassVar[str | None] = None
@@ -92,6 +112,27 @@ class Block:
     async def run(self, input: Any, ctx: BlockContext) -> BlockOutput:  # noqa: A002 - the contract's name
         raise NotImplementedError
         yield  # pragma: no cover - makes this an async generator
+
+    # Dry runs ------------------------------------------------------------------------------
+    @classmethod
+    def declared_effect(cls) -> Effect:
+        if cls.effect is not None:
+            return cls.effect
+        return Effect.NONE if cls.cacheable else Effect.WRITE
+
+    @classmethod
+    def effect_for(cls, input: Any) -> Effect:  # noqa: A002
+        """This input's effect; override when it depends on the input (an HTTP GET reads, a POST writes)."""
+        return cls.declared_effect()
+
+    def preview(self, input: Any, ctx: BlockContext) -> Preview:  # noqa: A002
+        """What `run` would do with `input`, without doing it. Default: the block's name and its input."""
+        return Preview(action=f"run {self.id}", payload=input.model_dump(mode="json", exclude_defaults=True))
+
+    @classmethod
+    def run_input_names(cls, config: dict[str, Any]) -> list[str]:
+        """Bare `--input NAME=VALUE` names this node reads (user_input: its `name`)."""
+        return []
 
     # Schemas -------------------------------------------------------------------------------
     @classmethod
@@ -132,6 +173,7 @@ class Block:
             "categories": [c.value if isinstance(c, BlockCategory) else str(c) for c in cls.categories],
             "version": cls.version,
             "credentials": list(cls.credentials),
+            "effect": cls.declared_effect().value,
             "input_schema": cls.input_schema(),
             "output_schema": cls.output_schema(),
         }

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
+from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel, Preview
 from forge.blocks.files import workspace_root
+from forge.errors import ToolError
 from forge.security.secrets import redact
 from forge.tools.sandbox import SandboxResult, run_command, run_python
 from forge.tools.shell_policy import check_command
@@ -87,6 +88,10 @@ class CodeExecute(Block):
 
     Output = _Outputs
 
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        return Preview(action="execute Python", destination="sandbox (workflow files folder writable)",
+                       payload=input.code)
+
     async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
         workspace, settings = workspace_root(ctx), _limits(ctx)
         result = await _sandboxed(lambda cancel: run_python(workspace, settings, code=input.code, cancel=cancel))
@@ -109,6 +114,15 @@ class ShellCommand(Block):
         command: str = Field(min_length=1, description="e.g. 'ls -la' or 'grep -n TODO notes.txt'.")
 
     Output = _Outputs
+
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        notes: list[str] = []
+        try:
+            check_command(input.command, ctx.settings.shell_allowlist, ctx.settings.shell_denylist)
+        except ToolError as e:
+            notes.append(f"the real run would fail: {e}")
+        return Preview(action="run command", destination="sandbox (workflow files folder writable)",
+                       payload=input.command, notes=notes)
 
     async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
         argv = check_command(input.command, ctx.settings.shell_allowlist, ctx.settings.shell_denylist)

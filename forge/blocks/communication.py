@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, Field
 
-from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput
+from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, Preview
 from forge.errors import ConfigError, ToolError
 
 USER_AGENT = "autogpt-cli/0.1 (workflow block)"
@@ -51,6 +51,24 @@ def scrub(text: str, secrets: Mapping[str, Any] | None = None, limit: int = 300)
             text = text.replace(value, "[REDACTED]")
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# Header names whose values are credentials: a dry run shows them as [REDACTED].
+_SECRET_HEADER = ("authorization", "cookie", "token", "key", "secret", "password", "signature")
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: "[REDACTED]" if any(w in k.lower() for w in _SECRET_HEADER) else v for k, v in headers.items()}
+
+
+def credentials_note(ctx: BlockContext, provider: str, *fields: str) -> tuple[dict[str, str], list[str]]:
+    """The provider's credentials for a preview, and a note when the real run would stop on them."""
+    creds = ctx.credentials.get(provider) or {}
+    if not creds or (fields and not any(creds.get(f) for f in fields)):
+        from forge.blocks.credentials import CredentialsMissingError
+
+        return {}, [f"the real run would fail: {CredentialsMissingError(provider, fields)}"]
+    return creds, []
 
 
 def host_of(url: str) -> str:
@@ -146,6 +164,15 @@ class SendEmail(Block):
         await asyncio.to_thread(self._send, creds, port, msg, recipients, timeout)
         yield "message_id", str(msg["Message-ID"])
 
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        creds, notes = credentials_note(ctx, "smtp", "host")
+        recipients = [input.to] if isinstance(input.to, str) else list(input.to)
+        server = f"{creds['host']}:{creds.get('port') or 587}" if creds else "SMTP server (not configured)"
+        payload = {"from": creds.get("sender") or creds.get("username") or "", "to": recipients,
+                   "subject": input.subject, "body": input.body, **({"html": input.html} if input.html else {})}
+        return Preview(action="send email to", destination=f"{', '.join(recipients)} via {server}", payload=payload,
+                       notes=notes)
+
     @staticmethod
     def _send(creds: Mapping[str, str], port: int, msg: EmailMessage, to: list[str], timeout: float) -> None:
         host = creds["host"]
@@ -229,6 +256,17 @@ class SlackMessage(Block):
             yield "ok", True
             yield "ts", ""
 
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        creds, notes = credentials_note(ctx, "slack", "webhook_url", "token")
+        payload: dict[str, Any] = {"text": input.text, **({"channel": input.channel} if input.channel else {})}
+        if creds.get("token"):
+            if not input.channel:
+                notes.append("the real run would fail: a bot token needs `channel`")
+            destination = input.api_base.rstrip("/") + "/chat.postMessage (bot token)"
+        else:
+            destination = "Slack incoming webhook (its URL is a secret, not shown)"
+        return Preview(action="POST", destination=destination, payload=payload, notes=notes)
+
 
 # Discord -------------------------------------------------------------------------------------
 class DiscordWebhook(Block):
@@ -264,6 +302,15 @@ class DiscordWebhook(Block):
         if response.status_code >= 400:
             raise ToolError(f"Discord answered HTTP {response.status_code}: {error_detail(response, creds)}")
         yield "status", response.status_code
+
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        _, notes = credentials_note(ctx, "discord", "webhook_url")
+        if len(input.content) > DISCORD_MAX_CHARS:
+            notes.append(f"the real run would fail: {len(input.content)} characters, over Discord's "
+                         f"{DISCORD_MAX_CHARS}")
+        payload = {"content": input.content, **({"username": input.username} if input.username else {})}
+        return Preview(action="POST", destination="Discord webhook (its URL is a secret, not shown)",
+                       payload=payload, notes=notes)
 
 
 __all__ = ["DiscordWebhook", "SendEmail", "SlackMessage"]

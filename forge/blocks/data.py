@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
+from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, Effect, EmptyModel, Preview
 from forge.blocks.filerefs import FilePath, FileRef
 from forge.blocks.files import read_text, write_text, written_ref
 from forge.errors import ConfigError, ToolError
@@ -192,6 +192,7 @@ class CSVRead(Block):
     description = "Read CSV (a file in the files folder, or text) into rows keyed by the header line."
     categories = (BlockCategory.DATA, BlockCategory.FILES)
     cacheable = False  # may read a file that changes
+    effect = Effect.NONE  # a local read: dry runs run it
 
     class Input(EmptyModel):
         path: FilePath | None = Field(None, description="CSV file relative to the files folder.")
@@ -238,16 +239,25 @@ class CSVWrite(Block):
         path: str = Field(description="The written file, relative to the files folder.")
         file: FileRef = Field(description="A reference to the written file (its text in a text input).")
 
-    async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
+    @staticmethod
+    def _text(input: Input) -> str:  # noqa: A002
         columns = input.columns or list(dict.fromkeys(k for row in input.rows for k in row))
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, delimiter=input.delimiter, extrasaction="ignore")
         writer.writeheader()
         for row in input.rows:
             writer.writerow({k: _cell(v) for k, v in row.items()})
-        path = await asyncio.to_thread(write_text, ctx, input.path, buf.getvalue())
+        return buf.getvalue()
+
+    async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
+        path = await asyncio.to_thread(write_text, ctx, input.path, self._text(input))
         yield "path", path
         yield "file", written_ref(ctx, path)
+
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        from forge.blocks.files import write_preview
+
+        return write_preview(ctx, input.path, self._text(input))
 
 
 def _cell(value: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
+from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, Effect, EmptyModel, Preview
 from forge.blocks.filerefs import FilePath, FileRef, file_ref
 from forge.errors import ToolError
 from forge.security.permissions import private_dir
@@ -64,12 +64,27 @@ def written_ref(ctx: BlockContext, path: str) -> dict[str, Any]:
     return file_ref(workspace_root(ctx), path, text=True)
 
 
+def write_preview(ctx: BlockContext, path: str, content: str, *, append: bool = False) -> Preview:
+    """A dry run's view of a file write: the path (checked, not created) and the text."""
+    notes: list[str] = []
+    try:
+        target = resolve_in_workspace(ctx.workspace.resolve(), path)
+        shown_path = display_path(ctx.workspace.resolve(), target)
+        if target.exists() and not append:
+            notes.append("overwrites the existing file")
+    except ToolError as e:
+        shown_path, notes = path, [f"the real run would fail: {e}"]
+    return Preview(action="append to file" if append else "write file",
+                   destination=f"{shown_path} (workflow files folder)", payload=content, notes=notes)
+
+
 class FileRead(Block):
     id = "file_read"
     name = "Read file"
     description = "Read a text file from the workflow's files folder."
     categories = (BlockCategory.FILES,)
     cacheable = False  # the file may change between runs while the path stays the same
+    effect = Effect.NONE  # reading a local file changes nothing: dry runs read it for real
 
     class Input(EmptyModel):
         path: FilePath = Field(description="Path relative to the files folder, e.g. 'data/notes.txt'.")
@@ -103,3 +118,6 @@ class FileWrite(Block):
         path = await asyncio.to_thread(write_text, ctx, input.path, input.content, append=input.mode == "append")
         yield "path", path
         yield "file", written_ref(ctx, path)
+
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        return write_preview(ctx, input.path, input.content, append=input.mode == "append")

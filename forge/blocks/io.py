@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
+from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, Effect, EmptyModel, Preview
 from forge.blocks.filerefs import FilePath, FileRef
-from forge.blocks.files import write_text, written_ref
+from forge.blocks.files import write_preview, write_text, written_ref
 from forge.errors import ConfigError
 
 _MISSING = object()
@@ -26,6 +26,11 @@ class UserInput(Block):
     )
     categories = (BlockCategory.INPUT_OUTPUT,)
     cacheable = False
+    effect = Effect.NONE  # it may ask the user, nothing more: dry runs run it
+
+    @classmethod
+    def run_input_names(cls, config: dict[str, Any]) -> list[str]:
+        return [config["name"]] if isinstance(config.get("name"), str) else []
 
     class Input(EmptyModel):
         name: str = Field(min_length=1, description="The input's name, as in `--input NAME=VALUE`.")
@@ -123,6 +128,15 @@ class GenerateReport(Block):
             path = await asyncio.to_thread(write_text, ctx, input.path, report)
             yield "path", path
             yield "file", written_ref(ctx, path)
+
+    @classmethod
+    def effect_for(cls, input: Input | None) -> Effect:  # noqa: A002
+        return Effect.WRITE if input is None or input.path else Effect.NONE
+
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        markdown = build_markdown(input.title, input.content, input.sections, input.data)
+        report = markdown if input.format == "markdown" else markdown_page(input.title, markdown)
+        return write_preview(ctx, input.path or "", report)
 
 
 def _block(value: Any) -> str:

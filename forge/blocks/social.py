@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput
-from forge.blocks.communication import error_detail, scrub, send
+from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, Effect, Preview
+from forge.blocks.communication import credentials_note, error_detail, scrub, send
 from forge.blocks.credentials import CredentialsMissingError
 from forge.errors import ConfigError, ToolError
 
@@ -66,6 +66,7 @@ class RedditFetch(Block):
     )
     categories = (BlockCategory.SOCIAL,)
     cacheable = False  # listings change by the minute
+    effect = Effect.READ
     main_output = "text"  # what a downstream llm_call wants; `posts` carries the structured data
 
     class Input(BaseModel):
@@ -203,6 +204,18 @@ class TwitterPost(Block):
         yield "id", tweet_id
         yield "url", f"https://x.com/i/web/status/{tweet_id}"
 
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        provider = input.integration.strip().lower() or "twitter"
+        _, notes = credentials_note(ctx, provider, "token")
+        text = input.text.strip()
+        if tweet_length(text) > TWEET_MAX_WEIGHT:
+            if input.truncate:
+                text = truncate_tweet(text)
+            else:
+                notes.append(f"the real run would fail: {tweet_length(text)} characters, over 280 (set truncate)")
+        return Preview(action="POST", destination=input.api_base.rstrip("/") + "/2/tweets",
+                       payload={"text": text}, notes=notes)
+
 
 # LinkedIn ------------------------------------------------------------------------------------
 class LinkedInPost(Block):
@@ -267,6 +280,17 @@ class LinkedInPost(Block):
             except (ValueError, KeyError, TypeError):
                 raise ToolError("LinkedIn accepted the request but its answer has no post id") from None
         yield "id", scrub(post_id, creds)
+
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        provider = input.integration.strip().lower() or "linkedin"
+        creds, notes = credentials_note(ctx, provider, "token")
+        text = input.text.strip()
+        if len(text) > LINKEDIN_MAX_CHARS:
+            notes.append(f"the real run would fail: {len(text)} characters, over {LINKEDIN_MAX_CHARS}")
+        payload = {"author": input.author or creds.get("author") or "(credentials' author)", "text": text,
+                   "visibility": input.visibility}
+        return Preview(action="POST", destination=input.api_base.rstrip("/") + "/v2/ugcPosts", payload=payload,
+                       notes=notes)
 
 
 __all__ = ["LinkedInPost", "RedditFetch", "TwitterPost"]

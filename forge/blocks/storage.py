@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput
+from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, Effect, Preview
 from forge.blocks.files import workspace_root
 from forge.errors import ConfigError, PathOutsideWorkspaceError, ToolError
 from forge.tools.workspace import resolve_in_workspace
@@ -76,6 +76,20 @@ def _database_url(url: str | None, ctx: BlockContext) -> str:
     if creds.get("url"):
         return creds["url"]
     return f"sqlite:///{workspace_root(ctx) / DEFAULT_DB_FILE}"
+
+
+def _shown_database(url: str | None, ctx: BlockContext) -> str:
+    """Where a statement would go, for a dry run: no password, no reading of anything."""
+    if url:
+        return _scrub(url)
+    creds = ctx.credentials.get("database") or {}
+    if creds.get("url"):
+        return _scrub(creds["url"], creds.get("password"))
+    return f"SQLite {DEFAULT_DB_FILE} in the workflow's files folder"
+
+
+# Statements that only read: a dry run treats them like other reads (stubbed unless --live-reads).
+_READ_ONLY_SQL = re.compile(r"^\s*(SELECT|EXPLAIN|SHOW|DESCRIBE|VALUES)\b", re.IGNORECASE)
 
 
 def _bad_url(url: str, why: str) -> ConfigError:
@@ -221,6 +235,14 @@ class DatabaseQuery(Block):
         yield "rows", rows
         yield "rowcount", count
 
+    @classmethod
+    def effect_for(cls, input: Input | None) -> Effect:  # noqa: A002
+        return Effect.READ if input is not None and _READ_ONLY_SQL.match(input.query) else Effect.WRITE
+
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        return Preview(action="execute SQL", destination=_shown_database(input.url, ctx),
+                       payload={"query": input.query, "params": input.params})
+
     @staticmethod
     def _execute(url: str, query: str, params: Any, max_rows: int) -> tuple[list[dict[str, Any]], int]:
         from sqlalchemy import text
@@ -278,6 +300,11 @@ class DatabaseLog(Block):
         row_id = await asyncio.to_thread(self._insert, url, input.collection, data)
         yield "id", row_id
         yield "collection", input.collection
+
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        record = input.record.model_dump(mode="json") if isinstance(input.record, BaseModel) else input.record
+        where = f"table {input.collection} in {_shown_database(input.url, ctx)}"
+        return Preview(action="insert row into", destination=where, payload=record)
 
     @staticmethod
     def _insert(url: str, collection: str, data: Any) -> int:
@@ -339,6 +366,7 @@ class RedisGet(Block):
     categories = (BlockCategory.STORAGE,)
     credentials = ("redis",)
     cacheable = False  # the value can change at any time
+    effect = Effect.READ
 
     class Input(BaseModel):
         key: str = Field(min_length=1, description="The key to read")
@@ -381,6 +409,14 @@ class RedisSet(Block):
         value = input.value if isinstance(input.value, str) else json.dumps(input.value, default=str)
         await _redis_call(url, "SET", lambda r: r.set(input.key, value, ex=input.ttl))
         yield "key", input.key
+
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        from forge.blocks.communication import credentials_note
+
+        creds, notes = credentials_note(ctx, "redis", "url")
+        where = _scrub(creds["url"]) if creds.get("url") else "Redis (not configured)"
+        payload = {"key": input.key, "value": input.value, **({"ttl": input.ttl} if input.ttl else {})}
+        return Preview(action="SET", destination=where, payload=payload, notes=notes)
 
 
 __all__ = ["DatabaseLog", "DatabaseQuery", "RedisGet", "RedisSet"]

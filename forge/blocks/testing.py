@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput
+from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, Effect
 
 __all__ = ["Noop", "Sleep", "Flaky", "Fail", "Echo", "EmitMany", "Branch", "Add", "Clock", "TEST_BLOCKS", "CALLS"]
 
@@ -212,6 +212,7 @@ class Clock(Block):
     description = "Emit the current time (never cached: fresh data)."
     categories = (BlockCategory.DATA,)
     cacheable = False
+    effect = Effect.NONE
 
     class Input(BaseModel):
         label: str = ""

@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, EmptyModel
+from forge.blocks.base import Block, BlockCategory, BlockContext, BlockOutput, Effect, EmptyModel, Preview
+from forge.blocks.communication import redact_headers
 from forge.errors import ToolError
 from forge.tools import web
 
@@ -28,6 +29,7 @@ class WebSearch(Block):
     description = "Search the web with the configured backend (AUTOGPT_SEARCH_BACKEND, ddgs by default)."
     categories = (BlockCategory.NETWORK,)
     cacheable = False  # fresh data
+    effect = Effect.READ
 
     class Input(EmptyModel):
         query: str = Field(min_length=1, description="What to search for.")
@@ -66,6 +68,7 @@ class WebScrape(Block):
     )
     categories = (BlockCategory.NETWORK,)
     cacheable = False
+    effect = Effect.READ
     main_input = "url"
     main_output = "content"
 
@@ -135,6 +138,23 @@ class HTTPRequest(Block):
             text: str = Field(description="Response body as text (2xx only).")
             json: Any = Field(description="Parsed body, when it is JSON (2xx only).")  # type: ignore[assignment]
             error: str = Field(description="Status line and body start, for non-2xx responses.")
+
+    @classmethod
+    def effect_for(cls, input: Input | None) -> Effect:  # type: ignore[override]  # noqa: A002
+        if input is not None and input.method in ("GET", "HEAD", "OPTIONS"):
+            return Effect.READ
+        return Effect.WRITE
+
+    def preview(self, input: Input, ctx: BlockContext) -> Preview:  # noqa: A002
+        import httpx
+
+        url = str(httpx.URL(input.url).copy_merge_params(input.params)) if input.params else input.url
+        payload: dict[str, Any] = {"headers": redact_headers(input.headers)} if input.headers else {}
+        if input.json_body is not None:
+            payload["json"] = input.json_body
+        if input.body is not None:
+            payload["body"] = input.body
+        return Preview(action=input.method, destination=url, payload=payload or None)
 
     async def run(self, input: Input, ctx: BlockContext) -> BlockOutput:
         import httpx

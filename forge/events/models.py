@@ -180,6 +180,9 @@ class WorkflowResumed(Event):
     workflow: str = ""
     replayed: list[str] = Field(default_factory=list)
     rerun: list[str] = Field(default_factory=list)
+    file: str | None = None  # the corrected workflow file given to `resume`, if any
+    changed: list[str] = Field(default_factory=list)  # nodes whose definition differs from the last invocation
+    inputs: dict[str, Any] = Field(default_factory=dict)  # the run inputs from now on (earlier ones + new -i)
 
 
 class NodeStarted(Event):

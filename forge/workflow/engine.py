@@ -83,6 +83,14 @@ class RunResult:
     def counts(self) -> dict[str, int]:
         return count_statuses(r.status for r in self.nodes.values())
 
+    def summary(self) -> dict[str, Any]:
+        """The last line of `workflow run/resume --json`: run id, status, every node's status and error, outputs."""
+        nodes = {nid: {"block": r.block_id, "status": str(r.status), "error": r.error, "duration_s": r.duration_s,
+                       "attempts": r.attempts, "cached": r.cached, "replayed": r.replayed}
+                 for nid, r in self.nodes.items()}
+        return {"type": "result", "run_id": self.run_id, "status": str(self.status), "counts": self.counts(),
+                "nodes": nodes, "outputs": self.outputs()}
+
 
 def count_statuses(statuses: Any) -> dict[str, int]:
     counts: dict[str, int] = {str(s): 0 for s in (COMPLETED, FAILED, SKIPPED, UPSTREAM_FAILED)}
@@ -250,7 +258,7 @@ class WorkflowRun:
         if error is not None:
             return self._finish(nid, FAILED, started, error=error)
         if key is not None and self.cache is not None:
-            self.cache.put(key, pn.block, emissions)
+            self.cache.put(key, pn.block, emissions, workflow=self.plan.workflow.name, node=nid)
         self._finish(nid, COMPLETED, started)
 
     def _edge_value(self, pn: PlannedNode, port: str, wires: list[Wire]) -> Any:

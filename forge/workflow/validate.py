@@ -192,6 +192,7 @@ def validate(workflow: Workflow, registry: BlockRegistry, inputs: RunInputs | No
                 if key not in names:
                     errors.append(f"--input {node_id}.{key}: unknown field{_suggest(key, names)}; "
                                   f"fields: {_ports(names)}")
+    errors.extend(_bare_input_errors(workflow, blocks, inputs))
 
     wires: list[Wire] = []
     for i, edge in enumerate(workflow.edges):
@@ -255,6 +256,36 @@ def validate(workflow: Workflow, registry: BlockRegistry, inputs: RunInputs | No
     if errors:
         raise WorkflowValidationError(errors, source)
     return _plan(workflow, blocks, configs, wires, children, inputs)
+
+
+def run_input_names(workflow: Workflow, blocks: dict[str, type[Block]]) -> list[str]:
+    """Bare `--input NAME=VALUE` names some node reads (user_input blocks' `name`)."""
+    names: list[str] = []
+    for node in workflow.nodes:
+        if node.id in blocks:
+            names.extend(n for n in blocks[node.id].run_input_names(node.config) if n not in names)
+    return names
+
+
+def _bare_input_errors(workflow: Workflow, blocks: dict[str, type[Block]], inputs: RunInputs) -> list[str]:
+    """A bare `--input KEY=VALUE` that no node reads is a typo, not something to ignore silently."""
+    if not inputs.values or len(blocks) < len({n.id for n in workflow.nodes}):
+        return []  # unknown blocks are reported already; their names cannot be known
+    names = run_input_names(workflow, blocks)
+    node_ids = [n.id for n in workflow.nodes]
+    errors = []
+    for key in inputs.values:
+        if key in names:
+            continue
+        node_id, dot, _field = key.partition(".")
+        if dot:
+            errors.append(f"--input {key}: unknown node {node_id!r}{_suggest(node_id, node_ids)}; "
+                          f"nodes: {_ports(node_ids)}")
+        else:
+            known = f"; inputs: {_ports(names)}" if names else "; this workflow has no user_input block"
+            errors.append(f"--input {key}: no node reads an input named {key!r}{_suggest(key, names)}{known} "
+                          "(set a node's field with NODE.FIELD=VALUE)")
+    return errors
 
 
 def _type_errors(wires: list[Wire], blocks: dict[str, type[Block]]) -> list[str]:
