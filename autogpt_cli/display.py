@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.text import Text
 
 from autogpt_cli.action_view import render_action
+from autogpt_cli.diff_view import render_changes
 from forge.agent.agent import Proposal
 from forge.security.untrusted_text import terminal_safe as safe
 
@@ -97,6 +98,8 @@ class RichDisplay:
                     output = output[:RESULT_PREVIEW_CHARS] + f" ... [{len(output) - RESULT_PREVIEW_CHARS} more chars]"
                 label, style = ("RESULT", "green") if event.ok else ("ERROR", "red")
                 c.print(Text.assemble((f"{label}: ", style + " bold"), output))
+            case ev.FilesChanged() if event.changes:
+                c.print(render_changes(event))
             case ev.Warning():
                 c.print(Text(safe(event.message), style="bold yellow"))
             case ev.Finished():
