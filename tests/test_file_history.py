@@ -125,7 +125,7 @@ def test_only_changed_files_are_copied_between_scans(settings, user_files, monke
     assert store is not None
     kept: list[str] = []
     real_keep = VersionStore.keep
-    monkeypatch.setattr(VersionStore, "keep", lambda self, p: kept.append(p.name) or real_keep(self, p))
+    monkeypatch.setattr(VersionStore, "keep", lambda self, p, **kw: kept.append(p.name) or real_keep(self, p, **kw))
     (user_files / "notes.txt").write_text("edited by the user\n")
     store.snapshot()
     assert kept == ["notes.txt"]  # the others' stat is unchanged: neither hashed nor copied
@@ -156,3 +156,13 @@ def test_a_step_killed_midway_is_recovered_from_its_pending_record(settings, use
 def test_read_only_tools_keep_nothing(settings, user_files):
     agent = run(settings, [decision("read_file", path="data.csv"), decision("finish", reason="x")])
     assert not (Path(agent.log.dir) / "files").exists()
+
+
+def test_only_previous_versions_are_stored(settings, user_files):
+    """What a step leaves is hashed, not copied: a file the agent wrote is not duplicated in the run."""
+    agent = run(settings, [decision("write_file", path="new.txt", content="written-by-the-agent-42"),
+                           decision("finish", reason="x")])
+    kept = [p.read_bytes() for p in (Path(agent.log.dir) / "files").rglob("*") if p.is_file()]
+    assert kept and not any(b"written-by-the-agent-42" in k for k in kept)
+    [event] = [e for e in agent.log.events() if isinstance(e, FilesChanged)]
+    assert "+written-by-the-agent-42" in event.changes[0].diff  # the diff still shows it

@@ -153,3 +153,27 @@ def test_delete_and_prune_never_touch_a_running_run(tmp_path, project):
     pruned = cli("runs", "prune", "--status", "finished", "--workspace", str(ws), "--yes", cwd=tmp_path)
     assert pruned.returncode == 0 and ids[2] in pruned.stdout
     assert sorted(p.name for p in (ws / "runs").iterdir()) == [ids[0]]  # the running one stays
+
+
+def test_a_protocol_task_keeps_versions_too(tmp_path):
+    from ap_helpers import Server, write_script
+
+    model = write_script(tmp_path / "ap.json", [decision("write_file", path="notes.txt", content="overwritten"),
+                                                 decision("finish", reason="done")])
+    srv = Server(tmp_path / "ws", model).start()
+    try:
+        with srv.client() as c:
+            tid = c.post("/agent/tasks", json={"input": "rewrite notes.txt"}).json()["task_id"]
+            up = c.post(f"/agent/tasks/{tid}/artifacts", files={"file": ("notes.txt", b"mine\n")})
+            assert up.status_code == 200, up.text
+            first = c.post(f"/agent/tasks/{tid}/steps", json={}).json()
+            c.post(f"/agent/tasks/{tid}/steps", json={"input": "y"})
+            assert c.post(f"/agent/tasks/{tid}/steps", json={}).json()["is_last"]
+    finally:
+        srv.stop()
+    notes = tmp_path / "ws" / "agents" / f"task-{tid}" / "workspace" / "notes.txt"
+    assert notes.read_bytes() == b"overwritten"
+    undone = cli("runs", "undo", first["additional_output"]["run_id"], "--workspace", str(tmp_path / "ws"), "--yes",
+                 cwd=tmp_path)
+    assert undone.returncode == 0, undone.stderr
+    assert notes.read_bytes() == b"mine\n"

@@ -12,9 +12,10 @@ server (`autogpt serve`) both keep versions; an agent whose sink has no folder (
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from forge.agent.components import Component
 from forge.events.models import FilesChanged
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from forge.agent.base import BaseAgent, Proposal
     from forge.agent.history import StepRecord
 
+T = TypeVar("T")
 JOURNAL_KEY = "file_journal"
 # Tools that never change files: no journal, no scan.
 READ_ONLY_TOOLS = frozenset({
@@ -33,6 +35,12 @@ READ_ONLY_TOOLS = frozenset({
 })
 # Tools that report the exact files they change through `journal.keep` (forge/tools/builtin.py).
 EXACT_TOOLS = frozenset({"write_file"})
+
+
+async def _off_loop(agent: BaseAgent, fn: Callable[[], T]) -> T:
+    """A folder scan in a worker thread when the agent offloads its tools (a server stepping many
+    tasks on one loop); inline otherwise."""
+    return await asyncio.to_thread(fn) if agent.offload_tools else fn()
 
 
 class FileHistory(Component):
@@ -49,24 +57,23 @@ class FileHistory(Component):
             return None
         if self._store is None:
             self._store = VersionStore(Path(run_dir), agent.workspace, exclude=self.exclude)
-            self._store.init()
         return self._store
 
-    def before_execute(self, agent: BaseAgent, proposal: Proposal) -> None:
+    async def before_execute(self, agent: BaseAgent, proposal: Proposal) -> None:
         assert proposal.tool is not None
         agent.ctx.extras.pop(JOURNAL_KEY, None)
         if proposal.tool.name in READ_ONLY_TOOLS or (store := self.store(agent)) is None:
             return
         journal = StepJournal(store, proposal.step)
         if proposal.tool.name not in EXACT_TOOLS:
-            journal.snapshot()
+            await _off_loop(agent, journal.snapshot)
         agent.ctx.extras[JOURNAL_KEY] = journal
 
-    def after_execute(self, agent: BaseAgent, record: StepRecord) -> None:
+    async def after_execute(self, agent: BaseAgent, record: StepRecord) -> None:
         journal = agent.ctx.extras.pop(JOURNAL_KEY, None)
         if not isinstance(journal, StepJournal):
             return
-        changes, warnings = journal.finish()
+        changes, warnings = await _off_loop(agent, journal.finish)
         if changes or warnings:
             agent.emit(FilesChanged(step=record.step, changes=changes, warnings=warnings))
         for message in warnings:  # the model should know some of its changes cannot be undone

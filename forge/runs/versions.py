@@ -51,13 +51,15 @@ class Version:
     size: int
     mode: int
     sig: tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
+    stored: bool = False  # its content is in the blobs (else only hashed)
 
     def to_json(self) -> list[Any]:
-        return [self.sha, self.size, self.mode, *self.sig]
+        return [self.sha, self.size, self.mode, *self.sig, self.stored]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> Version:
-        return cls(data[0], int(data[1]), int(data[2]), (int(data[3]), int(data[4]), int(data[5]), int(data[6])))
+        sig = (int(data[3]), int(data[4]), int(data[5]), int(data[6]))
+        return cls(data[0], int(data[1]), int(data[2]), sig, bool(data[7]) if len(data) > 7 else True)
 
 
 def _sig(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -72,6 +74,7 @@ class VersionStore:
         self.root = root.resolve()
         self.exclude = [p.resolve() for p in exclude]
         self._index: dict[str, Version] | None = None
+        self._ready = False
 
     @classmethod
     def open(cls, run_dir: Path) -> VersionStore | None:
@@ -83,11 +86,15 @@ class VersionStore:
             return None
 
     def init(self) -> None:
-        if (self.dir / "root.json").exists():
+        """Create the store's folders and record its root (on the first write: a run whose steps
+        change nothing gets no files/ folder)."""
+        if self._ready or (self.dir / "root.json").exists():
+            self._ready = True
             return
         private_dir(self.dir / "steps")
         private_dir(self.dir / "blobs")
         write_json_atomic(self.dir / "root.json", {"root": str(self.root), "exclude": [str(p) for p in self.exclude]})
+        self._ready = True
 
     # Blobs ---------------------------------------------------------------------------------
     def blob_path(self, sha: str) -> Path:
@@ -96,9 +103,12 @@ class VersionStore:
     def read_blob(self, sha: str) -> bytes:
         return self.blob_path(sha).read_bytes()
 
-    def keep(self, path: Path) -> Version | None:
-        """Store the current content of `path` (a regular file, not a symlink); None if it does not exist.
-        The copy and the hash come from one read, so they always agree."""
+    def keep(self, path: Path, *, store: bool = True) -> Version | None:
+        """Store the current content of `path` (a regular file, not a symlink; only hash it when not
+        `store`); None if it does not exist. The copy and the hash come from one read, so they agree.
+
+        Only previous versions need storing: a version a step left is hashed (to notice later edits)
+        and stored by the next scan or `keep` that finds it, should another step change it."""
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError:
@@ -114,10 +124,11 @@ class VersionStore:
             version = Version(None, st.st_size, stat.S_IMODE(st.st_mode), _sig(st))
             if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
                 return version
-            version.sha = self._store(f)
+            version.sha, version.stored = (self._store(f), True) if store else (_hash(f), False)
         return version
 
     def _store(self, f: Any) -> str:
+        self.init()
         blobs = self.dir / "blobs"
         tmp_fd, tmp = tempfile.mkstemp(dir=blobs, prefix=".blob.", suffix=".tmp")
         try:
@@ -164,9 +175,9 @@ class VersionStore:
                 if stat.S_ISREG(st.st_mode):
                     yield full.relative_to(self.root).as_posix(), full, st
 
-    def snapshot(self) -> tuple[dict[str, Version], list[str]]:
-        """Every regular file of the folder with its version, keeping the content of files new or
-        changed since the last scan; and warnings about what could not be kept."""
+    def snapshot(self, *, store: bool = True) -> tuple[dict[str, Version], list[str]]:
+        """Every regular file of the folder with its version, keeping (`store`) or hashing the content
+        of files new or changed since the last scan; and warnings about what could not be kept."""
         index = self._load_index()
         seen: dict[str, Version] = {}
         warnings: list[str] = []
@@ -176,22 +187,25 @@ class VersionStore:
                 warnings.append(f"more than {MAX_FILES} files in the folder: the rest are not kept")
                 break
             old = index.get(rel)
-            if old is not None and old.sig == _sig(st):
+            if old is not None and old.sig == _sig(st) and (old.stored or old.sha is None or not store):
                 seen[rel] = old
                 continue
             if st.st_size > MAX_FILE_BYTES or new_bytes + st.st_size > MAX_SCAN_NEW_BYTES:
                 seen[rel] = Version(None, st.st_size, stat.S_IMODE(st.st_mode), _sig(st))
                 continue
-            version = self.keep(full)
+            version = self.keep(full, store=store)
             if version is not None:
                 new_bytes += version.size
                 seen[rel] = version
+        if seen != index:
+            self.init()
+            write_json_atomic(self.dir / "index.json", {k: v.to_json() for k, v in seen.items()})
         self._index = seen
-        write_json_atomic(self.dir / "index.json", {k: v.to_json() for k, v in seen.items()})
         return seen, warnings
 
     def current(self, rel: str) -> Version | None:
-        return self.keep(self.root / rel)
+        """The file as it is now, hashed, not stored."""
+        return self.keep(self.root / rel, store=False)
 
     # Steps -------------------------------------------------------------------------------------
     def step_path(self, step: int, suffix: str = "") -> Path:
@@ -251,6 +265,7 @@ class StepJournal:
         self._write_pending()
 
     def _write_pending(self) -> None:
+        self.store.init()
         write_json_atomic(
             self.store.step_path(self.step, ".pending"),
             {"step": self.step, "tree": self.tree,
@@ -262,7 +277,7 @@ class StepJournal:
         if not self.before and not self.tree:
             return [], []
         if self.tree:
-            after_state, more = self.store.snapshot()
+            after_state, more = self.store.snapshot(store=False)
             self.warnings += more
             after: dict[str, Version | None] = dict(after_state)
             for rel in self.before:
@@ -297,7 +312,7 @@ class StepJournal:
             "created" if old is None else "deleted" if new is None else "modified"
         )
         change = FileChange(path=rel, change=kind, kept=old is None or old.sha is not None)
-        texts = [self._text(v) for v in (old, new)]
+        texts = [self._text(v, rel) for v in (old, new)]
         if any(t is False for t in texts):
             change.binary = True
             return change
@@ -316,19 +331,30 @@ class StepJournal:
         change.diff = "".join(ln if ln.endswith("\n") else ln + "\n\\ No newline at end of file\n" for ln in lines)
         return change
 
-    def _text(self, v: Version | None) -> str | bool | None:
-        """The version's text; "" when absent, False when binary, None when not kept or too large to diff."""
+    def _text(self, v: Version | None, rel: str) -> str | bool | None:
+        """The version's text; "" when absent, False when binary, None when not kept or too large to diff.
+        A stored version is read from the blobs, the version a step just left from the file."""
         if v is None:
             return ""
         if v.sha is None or v.size > DIFF_MAX_BYTES:
             return None
-        data = self.store.read_blob(v.sha)
+        try:
+            data = self.store.read_blob(v.sha) if v.stored else (self.store.root / rel).read_bytes()
+        except OSError:
+            return None
         if b"\x00" in data[:8192]:
             return False
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             return False
+
+
+def _hash(f: Any) -> str:
+    digest = hashlib.sha256()
+    while chunk := f.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _differs(old: Version | None, new: Version | None) -> bool:
