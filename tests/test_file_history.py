@@ -166,3 +166,18 @@ def test_only_previous_versions_are_stored(settings, user_files):
     assert kept and not any(b"written-by-the-agent-42" in k for k in kept)
     [event] = [e for e in agent.log.events() if isinstance(e, FilesChanged)]
     assert "+written-by-the-agent-42" in event.changes[0].diff  # the diff still shows it
+
+
+def test_a_killed_step_after_a_deletion_is_settled_against_the_right_state(settings, user_files):
+    from forge.agent.file_history import FileHistory
+
+    agent = run(settings, [decision("remove", path="notes.txt"), decision("finish", reason="x")])
+    store = next(c for c in agent.components if isinstance(c, FileHistory)).store(agent)  # the run's own
+    assert store is not None
+    journal = versions.StepJournal(store, 3)
+    journal.snapshot()
+    (user_files / "half-written.txt").write_text("partial")  # then the process dies
+    fresh = VersionStore.open(agent.log.dir)  # as a later `runs undo` sees it
+    assert fresh is not None
+    apply_undo(fresh, plan_undo(fresh, 1), 1)
+    assert not (user_files / "half-written.txt").exists() and not (user_files / "notes.txt").exists()

@@ -74,6 +74,7 @@ class VersionStore:
         self.root = root.resolve()
         self.exclude = [p.resolve() for p in exclude]
         self._index: dict[str, Version] | None = None
+        self._on_disk: dict[str, Version] = {}
         self._ready = False
 
     @classmethod
@@ -152,28 +153,38 @@ class VersionStore:
     # Scanning the folder ---------------------------------------------------------------------
     def _load_index(self) -> dict[str, Version]:
         if self._index is None:
-            try:
-                raw = json.loads((self.dir / "index.json").read_text(encoding="utf-8"))
-                self._index = {k: Version.from_json(v) for k, v in raw.items()}
-            except (OSError, ValueError, TypeError, IndexError):
-                self._index = {}
+            self._index = self._on_disk = self.saved_index()
         return self._index
 
-    def _walk(self) -> Iterator[tuple[str, Path, os.stat_result]]:
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            base = Path(dirpath)
-            dirnames[:] = sorted(
-                d for d in dirnames
-                if d not in SKIPPED_DIRS and not (base / d).is_symlink() and (base / d).resolve() not in self.exclude
-            )
-            for name in sorted(filenames):
-                full = base / name
-                try:
-                    st = os.lstat(full)
-                except OSError:
-                    continue
-                if stat.S_ISREG(st.st_mode):
-                    yield full.relative_to(self.root).as_posix(), full, st
+    def saved_index(self) -> dict[str, Version]:
+        try:
+            raw = json.loads((self.dir / "index.json").read_text(encoding="utf-8"))
+            return {k: Version.from_json(v) for k, v in raw.items()}
+        except (OSError, ValueError, TypeError, IndexError):
+            return {}
+
+    def _walk(self) -> Iterator[tuple[str, str, os.stat_result]]:
+        """(relative path, path, lstat) of every regular file; symlinks are neither followed nor kept.
+        Plain strings and scandir: this runs before and after every code step."""
+        root = str(self.root)
+        excluded = {str(p) for p in self.exclude}
+        stack = [root]
+        while stack:
+            try:
+                with os.scandir(stack.pop()) as it:
+                    entries = list(it)
+            except OSError:
+                continue
+            for e in entries:
+                if e.is_dir(follow_symlinks=False):
+                    if e.name not in SKIPPED_DIRS and e.path not in excluded:
+                        stack.append(e.path)
+                elif e.is_file(follow_symlinks=False):
+                    try:
+                        st = e.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    yield e.path[len(root) + 1:], e.path, st
 
     def snapshot(self, *, store: bool = True) -> tuple[dict[str, Version], list[str]]:
         """Every regular file of the folder with its version, keeping (`store`) or hashing the content
@@ -193,13 +204,16 @@ class VersionStore:
             if st.st_size > MAX_FILE_BYTES or new_bytes + st.st_size > MAX_SCAN_NEW_BYTES:
                 seen[rel] = Version(None, st.st_size, stat.S_IMODE(st.st_mode), _sig(st))
                 continue
-            version = self.keep(full, store=store)
+            version = self.keep(Path(full), store=store)
             if version is not None:
                 new_bytes += version.size
                 seen[rel] = version
-        if seen != index:
+        # On disk, the index is always a state before a step (a killed step's pending record points at
+        # it); what a step left stays in memory until the next snapshot finds it unchanged.
+        if store and seen != self._on_disk:
             self.init()
             write_json_atomic(self.dir / "index.json", {k: v.to_json() for k, v in seen.items()})
+            self._on_disk = seen
         self._index = seen
         return seen, warnings
 
@@ -248,7 +262,8 @@ class StepJournal:
     @classmethod
     def recover(cls, store: VersionStore, step: int) -> StepJournal:
         data = json.loads(store.step_path(step, ".pending").read_text(encoding="utf-8"))
-        before = {k: (Version.from_json(v) if v is not None else None) for k, v in data["before"].items()}
+        before: dict[str, Version | None] = dict(store.saved_index()) if data.get("tree") else {}
+        before.update({k: (Version.from_json(v) if v is not None else None) for k, v in data["before"].items()})
         return cls(store, step, before, tree=bool(data.get("tree")))
 
     def keep(self, path: Path) -> None:
@@ -262,14 +277,14 @@ class StepJournal:
         state, self.warnings = self.store.snapshot()
         self.before.update(state)
         self.tree = True
-        self._write_pending()
+        self._write_pending()  # the folder's state is the saved index: the record only points at it
 
     def _write_pending(self) -> None:
         self.store.init()
         write_json_atomic(
             self.store.step_path(self.step, ".pending"),
             {"step": self.step, "tree": self.tree,
-             "before": {k: (v.to_json() if v is not None else None) for k, v in self.before.items()}},
+             "before": {} if self.tree else {k: (v.to_json() if v else None) for k, v in self.before.items()}},
         )
 
     def finish(self) -> tuple[list[FileChange], list[str]]:
