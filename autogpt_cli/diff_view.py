@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.syntax import Syntax
 from rich.text import Text
 
@@ -39,19 +40,19 @@ def diff_body(change: Any, max_lines: int = MAX_LINES_SHOWN) -> RenderableType |
     hidden = change.diff_truncated + max(0, len(lines) - max_lines)
     text = safe("\n".join(lines[:max_lines]))
     body = Syntax(text, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
-    if not hidden:
-        return body
-    return Group(body, Text(f"  ... {hidden} more diff lines", style="dim"))
+    if hidden:
+        body = Group(body, Text(f"... {hidden} more diff lines", style="dim"))
+    return Padding(body, (0, 0, 0, 4))  # under its file's header
 
 
-def render_changes(event: Any, *, diffs: bool = True) -> RenderableType:
+def render_changes(event: Any, *, diffs: bool = True, max_lines: int = MAX_LINES_SHOWN) -> RenderableType:
     """The FILES block of a step: what changed, with diffs (the first MAX_FILES_SHOWN files)."""
     parts: list[RenderableType] = [Text(f"FILES CHANGED ({len(event.changes)}):", style="cyan bold")]
     for i, change in enumerate(event.changes):
-        if i >= MAX_FILES_SHOWN:
+        if i >= MAX_FILES_SHOWN and max_lines <= MAX_LINES_SHOWN:
             parts.append(Text(f"  ... and {len(event.changes) - i} more: see `autogpt runs show`", style="dim"))
             break
         parts.append(file_header(change))
-        if diffs and (body := diff_body(change)) is not None:
+        if diffs and (body := diff_body(change, max_lines)) is not None:
             parts.append(body)
     return Group(*parts)

@@ -130,7 +130,7 @@ def show_command(settings: Settings, run_id: str, json_output: bool, diffs: bool
         for step, event in sorted(files.items()):
             if event.changes:
                 console.print(f"\nStep {step}", style="bold", markup=False)
-                console.print(render_changes(event))
+                console.print(render_changes(event, max_lines=10_000))  # all the event kept
     elif files:
         console.print(f"See the diffs with: autogpt runs show {safe(run_id)} --diff", markup=False)
 
@@ -211,6 +211,19 @@ def _created(state: dict[str, Any], run_dir: Path) -> float:
         return (run_dir / "events.jsonl").stat().st_mtime
 
 
+def check_statuses(statuses: list[str]) -> None:
+    import difflib
+
+    from forge.agent.outcome import Status
+
+    known = [s.value for s in Status if s is not Status.RUNNING] + ["interrupted", "unknown", "failed"]
+    for status in statuses:
+        if status not in known:
+            close = difflib.get_close_matches(status, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"--status {status!r} is not a run status; {hint}use one of {', '.join(known)}")
+
+
 def delete_command(settings: Settings, run_ids: list[str], yes: bool) -> None:
     from forge.runs.log import EVENTS_FILE, delete_run, is_driven
 
@@ -235,6 +248,7 @@ def prune_command(
 
     if older_than is None and not statuses and keep is None:
         raise ConfigError("say which runs to prune: --older-than 30d, --status failed and/or --keep N")
+    check_statuses(statuses)
     runs_dir = settings.runs_dir()
     cutoff = time.time() - parse_duration(older_than) if older_than else None
     runs = list_runs(runs_dir)  # newest first
@@ -246,8 +260,9 @@ def prune_command(
             continue
         if cutoff is not None and _created(r, run_dir) > cutoff:
             continue
-        if statuses and r.get("status") not in statuses:
-            continue
+        status = r.get("status")
+        if statuses and status not in statuses and not ("failed" in statuses and status != "finished"):
+            continue  # "failed": every ending but finished
         chosen.append(r)
     console = Console(highlight=False)
     if not chosen:

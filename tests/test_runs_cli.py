@@ -148,8 +148,12 @@ def test_delete_and_prune_never_touch_a_running_run(tmp_path, project):
     assert cli("runs", "prune", "--workspace", str(ws), cwd=tmp_path).returncode == 2  # no criterion
     bad = cli("runs", "prune", "--older-than", "soon", "--workspace", str(ws), cwd=tmp_path)
     assert bad.returncode == 2 and "30d" in bad.stderr
+    typo = cli("runs", "prune", "--status", "faild", "--workspace", str(ws), cwd=tmp_path)
+    assert typo.returncode == 2 and "did you mean 'failed'" in typo.stderr and "--status 'faild'" in typo.stderr
     assert cli("runs", "prune", "--older-than", "1d", "--workspace", str(ws), "--yes", cwd=tmp_path).returncode == 0
     assert (ws / "runs" / ids[2]).is_dir()  # younger than a day
+    failed = cli("runs", "prune", "--status", "failed", "--workspace", str(ws), "--yes", cwd=tmp_path)
+    assert failed.returncode == 0 and "nothing to prune" in failed.stdout  # every run finished
     pruned = cli("runs", "prune", "--status", "finished", "--workspace", str(ws), "--yes", cwd=tmp_path)
     assert pruned.returncode == 0 and ids[2] in pruned.stdout
     assert sorted(p.name for p in (ws / "runs").iterdir()) == [ids[0]]  # the running one stays
