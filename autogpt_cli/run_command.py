@@ -45,10 +45,12 @@ def stored_start(settings: Settings, run_id: str) -> Any:  # -> forge.events.Run
     return first if isinstance(first, RunStarted) else RunStarted()
 
 
-def resume_workdir(settings: Settings, run_id: str) -> None:
+def resume_workdir(settings: Settings, run_id: str | None) -> None:
     """A run started with --workdir goes on in that folder when resumed without it."""
     from forge.runs.versions import VersionStore
 
+    if run_id is None:
+        return
     store = VersionStore.open(settings.runs_dir() / run_id)
     if settings.workdir is None and store is not None and store.root != settings.agent_workspace().resolve():
         settings.workdir = store.root

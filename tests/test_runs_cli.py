@@ -181,3 +181,18 @@ def test_a_protocol_task_keeps_versions_too(tmp_path):
                  cwd=tmp_path)
     assert undone.returncode == 0, undone.stderr
     assert notes.read_bytes() == b"mine\n"
+
+
+def test_a_resumed_workdir_run_goes_on_in_the_same_folder(tmp_path, project):
+    script = tmp_path / "r.json"
+    script.write_text(json.dumps([decision("list_folder", path="."),  # nothing changed before the stop
+                                  decision("write_file", path="two.txt", content="2"),
+                                  decision("finish", reason="done")]))
+    ws = str(tmp_path / "data")
+    first = cli("run", "two files", "--workdir", str(project), "--workspace", ws, "--model", f"scripted/{script}",
+                "-c", "--no-memory", "--max-iterations", "1", cwd=tmp_path)
+    assert first.returncode == 3 and "data.csv" in first.stdout
+    run_id = first.stdout.split("AutoGPT run ")[1].split()[0]
+    again = cli("run", "--resume", run_id, "--workspace", ws, "-c", "--no-memory", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert (project / "two.txt").read_text() == "2"

@@ -98,6 +98,10 @@ class AutoGPTAgent(BaseAgent):
         )
         agent.settings = settings
         agent.ctx.extras["memory"] = memory
+        if settings.workdir is not None:  # recorded now: a resume finds the folder before any file changed
+            for component in agent.components:
+                if isinstance(component, FileHistory) and (store := component.store(agent)) is not None:
+                    store.init()
         return agent
 
     @classmethod
