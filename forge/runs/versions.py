@@ -320,7 +320,7 @@ class StepJournal:
         if records:
             write_json_atomic(self.store.step_path(self.step), {"step": self.step, "changes": records})
         self.store.step_path(self.step, ".pending").unlink(missing_ok=True)
-        return changes, self.warnings
+        return changes, list(dict.fromkeys(self.warnings))  # the before and after scans may say the same
 
     def _describe(self, rel: str, old: Version | None, new: Version | None) -> FileChange:
         kind: Literal["created", "modified", "deleted"] = (
