@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from autogpt_cli.action_view import render_action
+from autogpt_cli.diff_view import render_changes
 from forge.agent.agent import Proposal
 from forge.security.untrusted_text import terminal_safe as safe
 
@@ -253,6 +254,8 @@ class RichDisplay:
                 if fig.tool_started is not None:
                     fig.tool_s = time.monotonic() - fig.tool_started
                 self.step_done(event.step)
+            case ev.FilesChanged() if event.changes:
+                c.print(render_changes(event))
             case ev.Warning():
                 c.print(Text(safe(event.message), style="bold yellow"))
             case ev.Finished():

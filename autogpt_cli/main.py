@@ -17,7 +17,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=True)
+runs_app = typer.Typer(help="List, inspect, undo and delete stored runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
 
@@ -72,6 +72,11 @@ def run(
     ] = None,
     api_base: Annotated[str | None, typer.Option(help="Base URL of the model server (Ollama, vLLM, ...).")] = None,
     workspace: WorkspaceOpt = None,
+    workdir: Annotated[
+        str | None,
+        typer.Option(help="Let the file tools and the code sandbox work in this folder (e.g. .) instead of the "
+                          "agent's own; every change can be undone with `autogpt runs undo`."),
+    ] = None,
     ai_name: Annotated[str | None, typer.Option(help="The agent's name (also its folder).")] = None,
     ai_role: Annotated[str | None, typer.Option(help="One line describing the agent's role.")] = None,
     constraint: Annotated[list[str] | None, typer.Option(help="Extra constraint (repeatable).")] = None,
@@ -109,7 +114,7 @@ def run(
         max_iterations=max_iterations, model=model, api_base=api_base, workspace=workspace,
         ai_name=ai_name, ai_role=ai_role, constraints=constraint, resources=resource,
         best_practices=best_practice, budget_usd=budget, fast_model=fast_model,
-        max_context_tokens=max_context_tokens,
+        max_context_tokens=max_context_tokens, workdir=workdir,
     )
     if no_summary:
         overrides["summary"] = False
@@ -161,16 +166,68 @@ def runs_list(workspace: WorkspaceOpt = None, json_output: JsonOpt = False) -> N
     list_command(_settings(workspace=workspace), json_output)
 
 
+RunIdArg = Annotated[str, typer.Argument(help="The run id (see `autogpt runs list`).")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking.")]
+
+
 @runs_app.command("show")
 def runs_show(
-    run_id: Annotated[str, typer.Argument(help="The run id (see `autogpt runs list`).")],
+    run_id: RunIdArg,
     workspace: WorkspaceOpt = None,
     json_output: JsonOpt = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Also show the diff of every file the run changed.")] = False,
 ) -> None:
-    """Show a run's state and its steps."""
+    """Show a run's state and its steps: tool, arguments, result, files changed."""
     from autogpt_cli.runs_command import show_command
 
-    show_command(_settings(workspace=workspace), run_id, json_output)
+    show_command(_settings(workspace=workspace), run_id, json_output, diffs=diff)
+
+
+@runs_app.command("undo")
+def runs_undo(
+    run_id: RunIdArg,
+    to_step: Annotated[
+        int, typer.Option("--to-step", min=0, help="Keep steps up to N; undo the later ones (default 0: all).")
+    ] = 0,
+    yes: YesOpt = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Restore files even if they were changed after the run.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Restore the files a run changed to their previous versions (recreate deleted ones, remove new ones)."""
+    from autogpt_cli.runs_command import undo_command
+
+    raise typer.Exit(undo_command(_settings(workspace=workspace), run_id, to_step, yes, force))
+
+
+@runs_app.command("delete")
+def runs_delete(
+    run_ids: Annotated[list[str], typer.Argument(help="Run ids (see `autogpt runs list`).")],
+    yes: YesOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Delete runs: their event logs and kept file versions (a running run is refused)."""
+    from autogpt_cli.runs_command import delete_command
+
+    delete_command(_settings(workspace=workspace), run_ids, yes)
+
+
+@runs_app.command("prune")
+def runs_prune(
+    older_than: Annotated[str | None, typer.Option(help="Runs started longer ago than this, e.g. 30d, 12h.")]
+    = None,
+    status: Annotated[
+        list[str] | None, typer.Option(help="Only runs with this status (repeatable), e.g. failed, finished.")
+    ] = None,
+    keep: Annotated[int | None, typer.Option(min=0, help="Always keep the N newest runs.")] = None,
+    yes: YesOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Delete old runs; lists them and asks first (running runs are never deleted)."""
+    from autogpt_cli.runs_command import prune_command
+
+    prune_command(_settings(workspace=workspace), older_than, status or [], keep, yes)
 
 
 def main() -> None:

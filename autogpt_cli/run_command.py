@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
@@ -19,7 +20,11 @@ def slug(name: str) -> str:
 
 def check_workspace(settings: Settings) -> None:
     """Fail early, with the fix, when the data folder cannot be written."""
-    for folder in (settings.runs_dir(), settings.agent_workspace()):
+    if settings.workdir is not None and not os.access(settings.workdir, os.W_OK | os.X_OK):
+        raise WorkspaceError(f"--workdir {settings.workdir} is not writable; choose a folder you can write to")
+    # A --workdir is the user's folder: used as it is, never made private.
+    own = () if settings.workdir is not None else (settings.agent_workspace(),)
+    for folder in (settings.runs_dir(), *own):
         try:
             private_dir(folder, root=settings.workspace)
             probe = folder / ".write-test"
@@ -38,6 +43,17 @@ def stored_start(settings: Settings, run_id: str) -> Any:  # -> forge.events.Run
 
     first = next(RunLog.open(settings.runs_dir(), run_id).events(), None)
     return first if isinstance(first, RunStarted) else RunStarted()
+
+
+def resume_workdir(settings: Settings, run_id: str | None) -> None:
+    """A run started with --workdir goes on in that folder when resumed without it."""
+    from forge.runs.versions import VersionStore
+
+    if run_id is None:
+        return
+    store = VersionStore.open(settings.runs_dir() / run_id)
+    if settings.workdir is None and store is not None and store.root != settings.agent_workspace().resolve():
+        settings.workdir = store.root
 
 
 def open_memory(settings: Settings, *, quiet: bool) -> Any:
@@ -88,6 +104,7 @@ def run_agent(
             settings.model = start.model or settings.model
         # The run's agent owns the memory store to reopen.
         settings.agent_name = start.profile.get("agent_name", settings.agent_name)
+        resume_workdir(settings, stored)  # --resume and --continue go on in the folder the run used
 
     from forge.models import LLMOptions, get_model
 

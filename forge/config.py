@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 _BRACKETED_IPV6 = re.compile(r"^\[[0-9A-Fa-f:.]+\]")
@@ -75,6 +75,9 @@ class Settings(BaseModel):
     # Data
     workspace: Path = Path("workspace")
     agent_name: str = "autogpt"
+    # A folder of the user's the file tools and the code sandbox work in instead of the agent's own
+    # (`--workdir`); used as it is (never made private), its changes kept for `autogpt runs undo`.
+    workdir: Path | None = None
 
     # Loop limits
     max_iterations: int = Field(default=25, ge=1)
@@ -143,6 +146,14 @@ class Settings(BaseModel):
             raise ValueError("is empty; give a folder, e.g. ./workspace")
         return value
 
+    @model_validator(mode="after")
+    def _safe_workdir(self) -> Settings:
+        if self.workdir is not None:
+            from forge.tools.workspace import check_workdir
+
+            self.workdir = check_workdir(self.workdir, self.workspace)
+        return self
+
     @field_validator("web_allowlist", mode="before")
     @classmethod
     def _split_web_allowlist(cls, value: object) -> object:
@@ -160,8 +171,8 @@ class Settings(BaseModel):
         return self.workspace / "agents" / self.agent_name
 
     def agent_workspace(self) -> Path:
-        """The folder the agent's file tools are confined to."""
-        return self.agent_dir() / "workspace"
+        """The folder the agent's file tools and code are confined to: --workdir, else the agent's own."""
+        return self.workdir if self.workdir is not None else self.agent_dir() / "workspace"
 
     def models_path(self) -> Path:
         """Where `autogpt models pull` puts models and `local/NAME` finds them."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Self
 from forge.agent.base import BaseAgent, Proposal, Verdict, prompt_budget
 from forge.agent.components import Component, HistorySummaries, LongTermMemory, StuckDetector
 from forge.agent.config import AgentConfig, AgentProfile, profile_from_options
+from forge.agent.file_history import FileHistory
 from forge.agent.staged import StagedDecisions
 from forge.config import Settings
 from forge.errors import RunError
@@ -49,6 +50,8 @@ def default_components(
     if strategy == "staged" or (strategy == "auto" and getattr(model, "small", False)):
         components.append(StagedDecisions())
     components.append(StuckDetector(options.stuck_repeats))
+    # Every file a step changes can be restored (`autogpt runs undo`); the data folder is never scanned.
+    components.append(FileHistory(exclude=[options.workspace]))
     if memory is not None:
         components.append(
             LongTermMemory(memory, top_k=options.memory_top_k, prompt_tokens=options.memory_prompt_tokens)
@@ -101,6 +104,10 @@ class AutoGPTAgent(BaseAgent):
         )
         agent.settings = settings
         agent.ctx.extras["memory"] = memory
+        if settings.workdir is not None:  # recorded now: a resume finds the folder before any file changed
+            for component in agent.components:
+                if isinstance(component, FileHistory) and (store := component.store(agent)) is not None:
+                    store.init()
         return agent
 
     @classmethod

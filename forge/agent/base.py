@@ -454,6 +454,8 @@ class BaseAgent:
         # The arguments are in this step's decision event already: large ones are not logged twice.
         self.emit(ToolStarted(step=proposal.step, tool=tool.name))
         self.ctx.extras["step"] = proposal.step
+        for component in self.components:
+            await call_hook(component.before_execute(self, proposal))
         try:
             output, ok = str(await self.call_tool(tool, decision.tool_args)), True
         except ModelError as e:

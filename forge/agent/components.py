@@ -8,6 +8,7 @@ A component overrides only the hooks it needs; the agent calls every component's
     history_summaries()            summary lines shown in place of old steps
     on_prompt_pressure(agent, step, stats)  the prompt is near its budget: make room (return True if it did)
     after_decision(agent, proposal)         a valid decision arrived; raise StopRun to end the run
+    before_execute(agent, proposal)         the approved action is about to run
     after_execute(agent, record)   a tool ran (ok or not)
     on_tool_error(agent, proposal, error)   a tool raised: return text to show the model instead
     on_resume(agent, events)       rebuild the component's state from the run's events
@@ -81,6 +82,9 @@ class Component:
         return False
 
     def after_decision(self, agent: BaseAgent, proposal: Proposal) -> Any:
+        return None
+
+    def before_execute(self, agent: BaseAgent, proposal: Proposal) -> Any:
         return None
 
     def after_execute(self, agent: BaseAgent, record: StepRecord) -> Any:

@@ -134,6 +134,28 @@ class ToolResult(Event):
     interrupted: bool = False
 
 
+class FileChange(BaseModel):
+    """One file a step created, modified or deleted (forge/runs/versions.py keeps its previous version)."""
+
+    path: str
+    change: Literal["created", "modified", "deleted"]
+    kept: bool = True  # the previous version can be restored
+    binary: bool = False
+    diff: str = ""  # unified diff, cut after DIFF_MAX_LINES lines; empty for binary or large files
+    diff_truncated: int = 0  # diff lines left out
+    added: int = 0
+    removed: int = 0
+
+
+class FilesChanged(Event):
+    """The files a step changed in the agent's folder, with diffs: what `runs undo` can restore."""
+
+    type: Literal["files_changed"] = "files_changed"
+    step: int
+    changes: list[FileChange] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
 class Warning(Event):  # noqa: A001 - the event's name in the log
     type: Literal["warning"] = "warning"
     step: int
@@ -252,8 +274,8 @@ def _union(*classes: type[Event]) -> TypeAdapter[Any]:
 
 AgentEvent = (
     RunStarted | Resumed | StepStarted | PromptBuilt | MemoriesRecalled | HistorySummary | DecisionMade
-    | InvalidDecision | UserFeedback | ActionEdited | FollowUp | UserInput | ToolStarted | ToolResult | Warning
-    | Finished | UnknownEvent
+    | InvalidDecision | UserFeedback | ActionEdited | FollowUp | UserInput | ToolStarted | ToolResult | FilesChanged
+    | Warning | Finished | UnknownEvent
 )
 WorkflowEvent = (
     WorkflowStarted | WorkflowResumed | NodeStarted | NodeOutput | NodeRetry | NodeFinished | NodeSkipped
@@ -262,7 +284,8 @@ WorkflowEvent = (
 
 _AGENT = _union(
     RunStarted, Resumed, StepStarted, PromptBuilt, MemoriesRecalled, HistorySummary, DecisionMade,
-    InvalidDecision, UserFeedback, ActionEdited, FollowUp, UserInput, ToolStarted, ToolResult, Warning, Finished,
+    InvalidDecision, UserFeedback, ActionEdited, FollowUp, UserInput, ToolStarted, ToolResult, FilesChanged, Warning,
+    Finished,
 )
 _WORKFLOW = _union(
     WorkflowStarted, WorkflowResumed, NodeStarted, NodeOutput, NodeRetry, NodeFinished, NodeSkipped,

@@ -231,5 +231,39 @@ def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
     """State snapshots of every run, newest first."""
     if not runs_dir.is_dir():
         return []
-    runs = [read_state(d) for d in runs_dir.iterdir() if (d / EVENTS_FILE).is_file()]
+    runs = [read_state(d) for d in runs_dir.iterdir() if not d.name.startswith(".") and (d / EVENTS_FILE).is_file()]
     return sorted(runs, key=lambda s: str(s.get("created_at", s.get("run_id", ""))), reverse=True)
+
+
+def is_driven(run_dir: Path) -> bool:
+    """True while a process drives the run (holds its driver lock, or its state says running and
+    its process is alive)."""
+    if read_state(run_dir).get("status") == "running":
+        return True
+    try:
+        fd = os.open(run_dir / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the lock if we got it
+    return False
+
+
+def delete_run(runs_dir: Path, run_id: str) -> None:
+    """Remove a stored run (its events, state and kept file versions). RunError while it is driven."""
+    import shutil
+
+    run_dir = runs_dir / run_id
+    if "/" in run_id or run_id in ("", ".", "..") or not (run_dir / EVENTS_FILE).is_file():
+        raise RunError(f"no run {run_id!r} under {runs_dir}; see `autogpt runs list`")
+    if is_driven(run_dir):
+        raise RunError(f"run {run_id} is running; stop it (Ctrl-C in its terminal) before deleting it")
+    # Renamed first, so a crash mid-delete never leaves a half-deleted run that still lists.
+    trash = runs_dir / f".deleting-{run_id}"
+    shutil.rmtree(trash, ignore_errors=True)  # left by a delete that was killed
+    os.replace(run_dir, trash)
+    shutil.rmtree(trash)

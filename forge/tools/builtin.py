@@ -13,15 +13,21 @@ from typing import Annotated
 
 from pydantic import Field
 
-from forge.errors import ToolError
-from forge.security.permissions import private_dir
+from forge.errors import PathOutsideWorkspaceError, ToolError
 from forge.security.secrets import redact
 from forge.security.untrusted_text import clean_text
 from forge.tools import web
 from forge.tools.base import ToolContext, tool
 from forge.tools.sandbox import run_command, run_python
 from forge.tools.shell_policy import check_command
-from forge.tools.workspace import display_path, open_regular_file, resolve_in_workspace, write_text_file
+from forge.tools.workspace import (
+    bind_workspace,
+    display_path,
+    hidden_data_folder,
+    open_regular_file,
+    write_text_file,
+)
+from forge.tools.workspace import resolve_in_workspace as _confine
 
 __all__ = [
     "read_file",
@@ -51,7 +57,23 @@ _NOT_EXPANDED = frozenset({".git", "node_modules", "__pycache__", ".venv", "venv
 
 
 def _workspace(ctx: ToolContext) -> Path:
-    return private_dir(ctx.workspace, root=ctx.settings.workspace).resolve()
+    return bind_workspace(ctx.workspace, ctx.settings)
+
+
+def resolve_in_workspace(ws: Path, path: str, *, ctx: ToolContext, must_exist: bool = False) -> Path:
+    """A confined path, refusing AutoGPT's own data folder when it lies inside a --workdir."""
+    target = _confine(ws, path, must_exist=must_exist)
+    hidden = hidden_data_folder(ws, ctx.settings)
+    if hidden is not None and target.is_relative_to(hidden):
+        raise PathOutsideWorkspaceError(f"{path!r} is in AutoGPT's own data folder; work on the project's files")
+    return target
+
+
+def _before_change(ctx: ToolContext, target: Path) -> None:
+    """Keep the file's current version (for `autogpt runs undo`) before a tool changes it."""
+    journal = ctx.extras.get("file_journal")
+    if journal is not None:
+        journal.keep(target)
 
 
 def _read_chunk_chars(ctx: ToolContext) -> int:
@@ -68,7 +90,7 @@ def read_file(ctx: ToolContext, path: RelativePath, offset: Annotated[int, Field
         offset: Character to start at, for long files.
     """
     ws = _workspace(ctx)
-    target = resolve_in_workspace(ws, path, must_exist=True)
+    target = resolve_in_workspace(ws, path, ctx=ctx, must_exist=True)
     shown = display_path(ws, target)
     if target.is_dir():
         raise ToolError(f"{shown!r} is a folder; use list_folder to see its files")
@@ -115,8 +137,10 @@ def write_file(ctx: ToolContext, path: RelativePath, content: str) -> str:
         content: The full text.
     """
     ws = _workspace(ctx)
-    target = resolve_in_workspace(ws, path)
+    target = resolve_in_workspace(ws, path, ctx=ctx)
     shown = display_path(ws, target)
+    if not target.is_dir():
+        _before_change(ctx, target)
     write_text_file(target, content, shown)
     return f"wrote {len(content)} characters to {shown}"
 
@@ -129,11 +153,12 @@ def list_folder(ctx: ToolContext, path: RelativePath = ".") -> str:
         path: Folder relative to the workspace.
     """
     ws = _workspace(ctx)
-    target = resolve_in_workspace(ws, path, must_exist=True)
+    target = resolve_in_workspace(ws, path, ctx=ctx, must_exist=True)
     shown = display_path(ws, target)
     if not target.is_dir():
         raise ToolError(f"{shown!r} is a file, not a folder; use read_file to read it")
     entries: list[str] = []
+    hidden = hidden_data_folder(ws, ctx.settings)
     # followlinks=False: a symlinked folder is listed, never walked (it could lead anywhere).
     for dirpath, dirnames, filenames in os.walk(target):
         base = Path(dirpath)
@@ -142,10 +167,15 @@ def list_folder(ctx: ToolContext, path: RelativePath = ".") -> str:
             full = base / name
             if full.is_symlink():
                 entries.append(f"{(rel / name).as_posix()} -> {os.readlink(full)}")
+            elif full.resolve() == hidden:
+                continue
             else:
                 suffix = " (not expanded)" if name in _NOT_EXPANDED else ""
                 entries.append(f"{(rel / name).as_posix()}/{suffix}")
-        dirnames[:] = sorted(d for d in dirnames if d not in _NOT_EXPANDED and not (base / d).is_symlink())
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if d not in _NOT_EXPANDED and not (base / d).is_symlink() and (base / d).resolve() != hidden
+        )
         for name in sorted(filenames):
             full = base / name
             if full.is_symlink():
@@ -230,7 +260,7 @@ def execute_python(ctx: ToolContext, code: str = "", file: OptionalRelativePath 
         raise ToolError("give exactly one of code (Python source) or file (a .py file in the workspace)")
     ws = _workspace(ctx)
     if file.strip():
-        target = resolve_in_workspace(ws, file, must_exist=True)
+        target = resolve_in_workspace(ws, file, ctx=ctx, must_exist=True)
         if not target.is_file():
             raise ToolError(f"{display_path(ws, target)!r} is not a file")
         result = run_python(ws, ctx.settings, file=target)

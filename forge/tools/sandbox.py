@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING
 
 from forge.errors import ConfigError, ToolError
 from forge.security import seccomp
-from forge.security.permissions import private_dir, strip_setid
+from forge.security.permissions import strip_setid
 from forge.security.secrets import clean_env
 from forge.tools.sandbox_memory import MemoryGuard, open_guard
 
@@ -275,7 +275,8 @@ def root_entries() -> list[str]:
 
 
 def bwrap_argv(
-    bwrap: str, workspace: Path, limits: Limits, info_fd: int, seccomp_fd: int | None = None
+    bwrap: str, workspace: Path, limits: Limits, info_fd: int, seccomp_fd: int | None = None,
+    hide: Sequence[str] = (),
 ) -> list[str]:
     tmp_bytes = str(min(limits.memory_mb, 256) * 1024 * 1024)
     args = [
@@ -292,6 +293,8 @@ def bwrap_argv(
         "--size", tmp_bytes, "--tmpfs", "/dev/shm",
         # bwrap mounts binds nosuid and nodev (--dev-bind aside): a set-uid file does nothing inside.
         "--bind", str(workspace), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR,
+        # Folders of the workspace the code must not see (AutoGPT's data inside a --workdir): empty.
+        *(arg for rel in hide for arg in ("--tmpfs", f"{SANDBOX_WORKDIR}/{rel}")),
         "--symlink", SYSTEM_PYTHON, f"{ALIAS_DIR}/python",
         # The root is an unbounded tmpfs made by bwrap (/etc, /workspace live in it): freeze it.
         "--remount-ro", "/",
@@ -389,8 +392,12 @@ def run_sandboxed(
 
     Setting `cancel` (from another thread) kills the run; it returns once the process tree is dead.
     """
+    from forge.tools.workspace import bind_workspace, hidden_data_folder
+
     limits = Limits.from_settings(settings, timeout)
-    workspace = private_dir(workspace).resolve()
+    workspace = bind_workspace(workspace, settings)
+    data = hidden_data_folder(workspace, settings)
+    hide = [data.relative_to(workspace).as_posix()] if data is not None else []
     mode = settings.sandbox
     if mode not in ("bwrap", "none"):
         raise ConfigError(f"unknown sandbox {mode!r}; set AUTOGPT_SANDBOX to 'bwrap' or 'none'")
@@ -399,7 +406,7 @@ def run_sandboxed(
     try:
         while True:
             try:
-                return _run(argv, bwrap, workspace, limits, guard, stdin, cancel)
+                return _run(argv, bwrap, workspace, limits, guard, stdin, cancel, hide)
             except _StartFailed as e:
                 if guard.mechanism == "watchdog":
                     raise ToolError(f"the code sandbox could not start ({e}); report this as a bug") from None
@@ -427,6 +434,7 @@ def _run(
     guard: MemoryGuard,
     stdin: bytes | None,
     cancel: threading.Event | None,
+    hide: Sequence[str] = (),
 ) -> SandboxResult:
     info_r = info_w = -1
     filter_r: int | None = None
@@ -439,7 +447,7 @@ def _run(
         if os.geteuid() != 0 and os.path.exists(PRLIMIT):
             n = limits.max_processes
             payload = [PRLIMIT, f"--nproc={n}:{n}", "--", *payload]
-        cmd = [*bwrap_argv(bwrap, workspace, limits, info_w, filter_r), *payload]
+        cmd = [*bwrap_argv(bwrap, workspace, limits, info_w, filter_r, hide), *payload]
         env: dict[str, str] = {}
     else:
         cmd = list(argv)

@@ -11,9 +11,13 @@ import os
 import stat
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from forge.errors import PathOutsideWorkspaceError, ToolError
+from forge.errors import ConfigError, PathOutsideWorkspaceError, ToolError
+from forge.security.permissions import private_dir
+
+if TYPE_CHECKING:
+    from forge.config import Settings
 
 _HINT = "use a path relative to the workspace, e.g. 'notes.txt' or 'data/out.csv'"
 
@@ -45,6 +49,41 @@ def resolve_in_workspace(root: Path, user_path: str, *, must_exist: bool = False
     if must_exist and not target.exists():
         raise ToolError(f"{user_path!r} does not exist in the workspace; call list_folder to see what does")
     return target
+
+
+def check_workdir(workdir: Path, data_root: Path) -> Path:
+    """The absolute form of a `--workdir` folder, or ConfigError when it would hand the agent too much:
+    the filesystem root, the home folder itself, or AutoGPT's own data folder (or a folder in it)."""
+    path = Path(os.path.abspath(os.path.expanduser(workdir)))
+    if not path.is_dir():
+        raise ConfigError(f"--workdir {workdir} is not an existing folder; create it or give another")
+    real, data = path.resolve(), Path(os.path.abspath(data_root)).resolve()
+    fix = "give a project folder, e.g. --workdir ~/projects/site (or leave --workdir out)"
+    if real == Path(real.anchor):
+        raise ConfigError(f"--workdir {workdir} is the filesystem root; {fix}")
+    if real == Path.home().resolve():
+        raise ConfigError(f"--workdir {workdir} is your home folder itself; {fix}")
+    if real.is_relative_to(data):
+        raise ConfigError(f"--workdir {workdir} is inside AutoGPT's data folder {data_root}; {fix}")
+    return path
+
+
+def bind_workspace(workspace: Path, settings: Settings) -> Path:
+    """The resolved folder tools work in. The agent's own folder is created private (0700); a user's
+    --workdir is used as it is, never created nor re-moded."""
+    if settings.workdir is not None and Path(workspace).resolve() == settings.workdir.resolve():
+        if not settings.workdir.is_dir():
+            raise ToolError(f"the working folder {settings.workdir} no longer exists")
+        return settings.workdir.resolve()
+    return private_dir(workspace, root=settings.workspace).resolve()
+
+
+def hidden_data_folder(workspace: Path, settings: Settings) -> Path | None:
+    """AutoGPT's data folder when it lies inside the folder the agent works in (`--workdir .` with
+    the default ./workspace): tools must not read or change runs, memories or credentials."""
+    data = Path(os.path.abspath(settings.workspace)).resolve()
+    root = Path(workspace).resolve()
+    return data if data != root and data.is_relative_to(root) else None
 
 
 def open_regular_file(target: Path, shown: str) -> BinaryIO:
