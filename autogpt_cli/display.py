@@ -184,6 +184,8 @@ class RichDisplay:
 
     def show_end(self, *, workspace: Path, run_dir: Path, run_id: str) -> None:
         """After the run: how long it took, what it cost, and where its files are."""
+        if self._step is not None:
+            self.step_done(self._step[0])
         line = Text(f"Time {duration(time.monotonic() - self.started)}", style="bold")
         if self.usage is not None:
             line.append(f" · this invocation: {figures(self.usage)}")
@@ -197,6 +199,9 @@ class RichDisplay:
         c = self.console
         if not isinstance(event, ev.StepStarted | ev.PromptBuilt | ev.MemoriesRecalled | ev.HistorySummary):
             self._stop_spinner()
+        ended = self._step[0] if self._step is not None and self._step[1].tool_s is not None else None
+        if ended is not None and not (isinstance(event, ev.FilesChanged | ev.Warning) and event.step == ended):
+            self.step_done(ended)  # the figures close the step, after its file changes and warnings
         match event:
             case ev.RunStarted():
                 c.print(Text.assemble(("AutoGPT", "bold cyan"), f" run {event.run_id} · model {safe(event.model)}"))
@@ -251,9 +256,7 @@ class RichDisplay:
                 label, style = ("RESULT", "green") if event.ok else ("ERROR", "red")
                 c.print(Text.assemble((f"{label}: ", style + " bold"), output))
                 fig = self._figures(event.step)
-                if fig.tool_started is not None:
-                    fig.tool_s = time.monotonic() - fig.tool_started
-                self.step_done(event.step)
+                fig.tool_s = time.monotonic() - fig.tool_started if fig.tool_started is not None else 0.0
             case ev.FilesChanged() if event.changes:
                 c.print(render_changes(event))
             case ev.Warning():
