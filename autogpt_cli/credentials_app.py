@@ -49,7 +49,7 @@ def check_provider(provider: str, stored: set[str]) -> None:
     typer.echo(f"note: no installed block reads credentials for {provider!r}; saving them anyway", err=True)
 
 
-def _read_piped(names: list[str]) -> dict[str, str]:
+def _read_piped(provider: str, names: list[str]) -> dict[str, str]:
     """Values piped on stdin (`echo $TOKEN | autogpt credentials set slack token=`): one line per field."""
     from forge.errors import ConfigError
 
@@ -57,7 +57,7 @@ def _read_piped(names: list[str]) -> dict[str, str]:
     if not any(lines):
         fields = " ".join(f"{n}=VALUE" for n in names)
         raise ConfigError(f"no value for {', '.join(names)}: stdin is not a terminal and nothing was piped; "
-                          f"pipe it (`echo $SECRET | autogpt credentials set PROVIDER {names[0]}=`) "
+                          f"pipe it (`echo $SECRET | autogpt credentials set {provider} {names[0]}=`) "
                           f"or pass {fields}")
     if len(names) == 1:
         lines = ["\n".join(lines).strip()]
@@ -129,7 +129,7 @@ def set_(
     import sys
 
     if to_ask and not sys.stdin.isatty():  # piped: no prompt (getpass would warn and echo)
-        values.update(_read_piped(to_ask))
+        values.update(_read_piped(provider, to_ask))
     else:
         for name in to_ask:
             answer = _ask(name)
