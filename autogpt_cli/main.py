@@ -211,7 +211,7 @@ PIPED_HELP_COLUMNS = 120
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
-    from autogpt_cli.settings import env_files, warn_unknown_keys
+    from autogpt_cli.user_config import env_files, warn_unknown_keys
     from forge.models.env import setup_environment
 
     given = dict(os.environ)

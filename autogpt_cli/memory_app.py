@@ -25,9 +25,8 @@ def _settings(agent: str | None, workspace: str | None) -> Any:  # -> forge.conf
     from autogpt_cli.main import _settings as build
     from autogpt_cli.run_command import slug
 
-    settings = build(agent_name=agent, workspace=workspace)
-    settings.agent_name = slug(settings.agent_name)  # the folder `run --ai-name` stores under
-    return settings
+    # The folder `run --ai-name` stores under; AUTOGPT_AGENT_NAME is used as it is, as `run` does.
+    return build(agent_name=slug(agent) if agent else None, workspace=workspace)
 
 
 @app.command("add")

@@ -158,7 +158,8 @@ def test_doctor_reports_a_memory_lock_left_by_a_killed_writer(tmp_path: Path) ->
 # user config file and unknown keys -----------------------------------------------------------------
 def test_settings_precedence_option_env_dotenv_user_file_default(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from autogpt_cli.settings import build_settings, user_env_file
+    from autogpt_cli.settings import build_settings
+    from autogpt_cli.user_config import user_env_file
 
     for key in [k for k in os.environ if k.startswith("AUTOGPT_")]:
         monkeypatch.delenv(key)
