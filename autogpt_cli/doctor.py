@@ -124,8 +124,10 @@ def check_keys(settings: Settings) -> list[Check]:
             continue
         missing = list(env.get("missing_keys") or [])
         if missing:
+            from autogpt_cli.user_config import user_env_file
+
             checks.append(Check(f"{label} key", "fail", f"{model}: {', '.join(missing)} not set",
-                                f"set {' and '.join(missing)} in the environment, ./.env or the user config file"))
+                                f"set {' and '.join(missing)} in the environment, ./.env or {user_env_file()}"))
         else:
             checks.append(Check(f"{label} key", "ok", f"{model}: key set"))
     return checks
@@ -243,10 +245,11 @@ def doctor_command(settings: Settings, json_output: bool,
                          indent=2))
         return 1 if failed else 0
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
     from rich.text import Text
 
-    table = Table("check", "status", "detail", "fix", title=f"autogpt doctor (model {settings.model})",
+    table = Table(Column("check", no_wrap=True), "status", Column("detail", overflow="fold"),
+                  Column("fix", overflow="fold"), title=f"autogpt doctor (model {settings.model})",
                   title_justify="left")
     for c in checks:
         table.add_row(c.name, Text(c.status, style=STYLE[c.status]), Text(c.detail), Text(c.fix))

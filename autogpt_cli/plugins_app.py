@@ -22,12 +22,13 @@ def _print(rows: list[dict[str, Any]], title: str, columns: list[str], json_outp
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, title_justify="left")
     for col in columns:
         table.add_column(col, overflow="fold")
     for row in rows:
-        table.add_row(*(str(row[c]) for c in columns))
+        table.add_row(*(Text(str(row[c])) for c in columns))  # Text: a plugin's "[...]" is not markup
     Console().print(table)
 
 
