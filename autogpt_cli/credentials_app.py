@@ -22,6 +22,48 @@ def _store(workspace: str | None):  # -> forge.blocks.credentials.CredentialStor
     return CredentialStore.for_workspace(_settings(workspace=workspace).workspace)
 
 
+def known_providers() -> set[str]:
+    """Providers the well-known env vars or any installed block (`Block.credentials`) name."""
+    from forge.blocks.credentials import WELL_KNOWN
+    from forge.blocks.registry import BlockRegistry
+
+    names = set(WELL_KNOWN)
+    for block in BlockRegistry.from_plugins():
+        names.update(getattr(block, "credentials", ()))
+    return names
+
+
+def check_provider(provider: str, stored: set[str]) -> None:
+    """A misspelt provider is refused with the name it resembles; a name nothing resembles is a custom one."""
+    import difflib
+
+    from forge.errors import ConfigError
+
+    known = known_providers() | stored
+    if provider in known:
+        return
+    close = difflib.get_close_matches(provider, sorted(known), n=1, cutoff=0.75)
+    if close:
+        raise ConfigError(f"unknown provider {provider!r}; did you mean {close[0]}? "
+                          f"(`autogpt credentials set {close[0]} ...`)")
+    typer.echo(f"note: no installed block reads credentials for {provider!r}; saving them anyway", err=True)
+
+
+def _read_piped(provider: str, names: list[str]) -> dict[str, str]:
+    """Values piped on stdin (`echo $TOKEN | autogpt credentials set slack token=`): one line per field."""
+    from forge.errors import ConfigError
+
+    lines = [line.strip() for line in typer.get_text_stream("stdin").read().splitlines()]
+    if not any(lines):
+        fields = " ".join(f"{n}=VALUE" for n in names)
+        raise ConfigError(f"no value for {', '.join(names)}: stdin is not a terminal and nothing was piped; "
+                          f"pipe it (`echo $SECRET | autogpt credentials set {provider} {names[0]}=`) "
+                          f"or pass {fields}")
+    if len(names) == 1:
+        lines = ["\n".join(lines).strip()]
+    return {name: value for name, value in zip(names, lines, strict=False) if value}
+
+
 def _ask(field: str) -> str:
     from forge.errors import ConfigError
 
@@ -48,7 +90,8 @@ def set_(
     """Store credentials for PROVIDER in <workspace>/credentials.json (mode 0600).
 
     With no FIELD=VALUE the provider's usual fields (or just `token`) are prompted for, secrets with
-    hidden input, so they stay out of your shell history; press Enter to skip a field.
+    hidden input, so they stay out of your shell history; press Enter to skip a field. Without a
+    terminal the values are read from stdin, one line per field: `echo $TOKEN | autogpt credentials set slack token=`.
     """
     from forge.blocks.credentials import WELL_KNOWN
     from forge.errors import ConfigError
@@ -57,7 +100,8 @@ def set_(
     if not provider or not provider.replace("_", "").replace("-", "").isalnum():
         raise ConfigError(f"invalid provider name {provider!r}; use letters, digits, - and _")
     store = _store(workspace)
-    store.providers()  # a damaged or world-readable file fails now, before any prompt
+    stored = set(store.providers())  # a damaged or world-readable file fails now, before any prompt
+    check_provider(provider, stored)
     values: dict[str, str] = {}
     to_ask: list[str] = []
     typed_secret = False
@@ -82,10 +126,15 @@ def set_(
             f"use `autogpt credentials set {provider} FIELD=` to be prompted instead",
             err=True,
         )
-    for name in to_ask:
-        answer = _ask(name)
-        if answer:
-            values[name] = answer
+    import sys
+
+    if to_ask and not sys.stdin.isatty():  # piped: no prompt (getpass would warn and echo)
+        values.update(_read_piped(provider, to_ask))
+    else:
+        for name in to_ask:
+            answer = _ask(name)
+            if answer:
+                values[name] = answer
     store.set(provider, values)  # no fields -> ConfigError naming the fix
     names = ", ".join(sorted(values))
     typer.echo(f"saved {provider} ({names}) in {store.path}")

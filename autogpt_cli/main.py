@@ -8,13 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from autogpt_cli.options import JsonOpt, WorkspaceOpt
+from autogpt_cli.help_format import hide_flag_types
+from autogpt_cli.options import JsonOpt, ToolsDirOpt, WorkspaceOpt
+
+hide_flag_types()
 
 app = typer.Typer(
     name="autogpt",
     help="An autonomous agent for your terminal (AutoGPT Classic style), offline by default.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 runs_app = typer.Typer(help="List, inspect, undo and delete stored runs.", no_args_is_help=True)
@@ -35,18 +37,37 @@ def _add_subapps() -> None:
 _add_subapps()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from autogpt_cli.version import version_lines
+
+        typer.echo("\n".join(version_lines()))
+        raise typer.Exit()
+
+
+@app.callback()
+def _app_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True,
+                     help="Print the version (and Python's, llama.cpp's, the embedded model's) and exit."),
+    ] = False,
+) -> None:
+    """An autonomous agent for your terminal (AutoGPT Classic style), offline by default."""
+
+
 
 def _settings(**overrides: Any):  # -> forge.config.Settings
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
-    from autogpt_cli.settings import CliSettings
+    from autogpt_cli.settings import build_settings
     from forge.errors import ConfigError
 
     if "AUTOGPT_OLLAMA_HOST" not in os.environ and os.environ.get("OLLAMA_HOST"):
         overrides.setdefault("ollama_host", os.environ["OLLAMA_HOST"])  # the variable the ollama CLI reads
     try:
-        return CliSettings(**{k: v for k, v in overrides.items() if v is not None and v != []})
+        return build_settings(**{k: v for k, v in overrides.items() if v is not None and v != []})
     except ValidationError as e:
         err = e.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "?"
@@ -77,7 +98,9 @@ def run(
         typer.Option(help="Let the file tools and the code sandbox work in this folder (e.g. .) instead of the "
                           "agent's own; every change can be undone with `autogpt runs undo`."),
     ] = None,
-    ai_name: Annotated[str | None, typer.Option(help="The agent's name (also its folder).")] = None,
+    ai_name: Annotated[
+        str | None, typer.Option("--ai-name", "--agent", help="The agent's name (its folder: the name as a slug).")
+    ] = None,
     ai_role: Annotated[str | None, typer.Option(help="One line describing the agent's role.")] = None,
     constraint: Annotated[list[str] | None, typer.Option(help="Extra constraint (repeatable).")] = None,
     resource: Annotated[list[str] | None, typer.Option(help="Extra resource (repeatable).")] = None,
@@ -106,6 +129,7 @@ def run(
         bool, typer.Option("--debug", help="Each model call (prompt, raw reply, latency, retries) and verbose logs on "
                                            "stderr, secrets redacted.")
     ] = False,
+    tools_dir: ToolsDirOpt = None,
 ) -> None:
     """Run the agent on GOAL: think, propose a tool call, ask you, act, repeat."""
     from autogpt_cli.run_command import run_agent
@@ -114,7 +138,7 @@ def run(
         max_iterations=max_iterations, model=model, api_base=api_base, workspace=workspace,
         ai_name=ai_name, ai_role=ai_role, constraints=constraint, resources=resource,
         best_practices=best_practice, budget_usd=budget, fast_model=fast_model,
-        max_context_tokens=max_context_tokens, workdir=workdir,
+        max_context_tokens=max_context_tokens, workdir=workdir, tools_dir=tools_dir,
     )
     if no_summary:
         overrides["summary"] = False
@@ -230,11 +254,41 @@ def runs_prune(
     prune_command(_settings(workspace=workspace), older_than, status or [], keep, yes)
 
 
+@app.command()
+def doctor(
+    model: Annotated[
+        str | None, typer.Option(help="Check for this model (default: AUTOGPT_MODEL or local/smollm2).",
+                                 show_default=False),
+    ] = None,
+    api_base: Annotated[str | None, typer.Option(help="Base URL of the model server (Ollama, vLLM, ...).")] = None,
+    workspace: WorkspaceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Check what the agent needs here (model, keys, sandbox, browser, workspace, memory) and print the fixes."""
+    from autogpt_cli.doctor import doctor_command
+
+    raise typer.Exit(doctor_command(_settings(model=model, api_base=api_base, workspace=workspace), json_output))
+
+
+PIPED_COLUMNS = 200
+PIPED_HELP_COLUMNS = 120
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    from autogpt_cli.user_config import env_files, warn_unknown_keys
     from forge.models.env import setup_environment
 
-    setup_environment()  # the one place the process environment is prepared: offline defaults, .env keys
+    given = dict(os.environ)
+    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
+        # rich wraps output that is not a terminal at 80 columns: piped into grep or a file, table rows
+        # and long lines stay whole instead. Help panels fill their width, so they get a narrower one.
+        os.environ["COLUMNS"] = str(PIPED_COLUMNS)
+        os.environ.setdefault("TERMINAL_WIDTH", str(PIPED_HELP_COLUMNS))  # read by typer's help
+    # The one place the process environment is prepared: offline defaults, keys of ./.env and the user file.
+    setup_environment(env_files(given))
+    if not any(k.endswith("_COMPLETE") and k.startswith("_") for k in given):  # not while the shell completes
+        warn_unknown_keys(given)
     try:
         app()
     except Exception as e:  # typer re-raises after standalone handling is off for our errors

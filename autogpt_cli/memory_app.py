@@ -10,16 +10,23 @@ from autogpt_cli.options import WorkspaceOpt
 
 app = typer.Typer(help="Inspect and edit an agent's long-term memory.", no_args_is_help=True)
 
+# The same agent as `autogpt run --ai-name NAME`: the display name ("Party Planner") or its folder
+# name ("party-planner"); both spellings of the option are accepted by every command.
 AgentOpt = Annotated[
-    str | None, typer.Option("--agent", help="Agent whose memory to use (default autogpt; env AUTOGPT_AGENT_NAME).")
+    str | None,
+    typer.Option("--agent", "--ai-name",
+                 help="Agent whose memory to use: its name or folder name, as given to `run --ai-name` "
+                      "(default autogpt; env AUTOGPT_AGENT_NAME)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def _settings(agent: str | None, workspace: str | None) -> Any:  # -> forge.config.Settings
     from autogpt_cli.main import _settings as build
+    from autogpt_cli.run_command import slug
 
-    return build(agent_name=agent, workspace=workspace)
+    # The folder `run --ai-name` stores under; AUTOGPT_AGENT_NAME is used as it is, as `run` does.
+    return build(agent_name=slug(agent) if agent else None, workspace=workspace)
 
 
 @app.command("add")
@@ -61,6 +68,18 @@ def list_(
     from autogpt_cli.memory_command import list_command
 
     list_command(_settings(agent, workspace), limit, kind, json_output)
+
+
+@app.command("delete")
+def delete(
+    ids: Annotated[list[str], typer.Argument(help="Memory ids, whole or a unique prefix (see `memory list`).")],
+    agent: AgentOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Delete the memories with these IDS (exit 1 if one is not found; the others are still deleted)."""
+    from autogpt_cli.memory_command import delete_command
+
+    raise typer.Exit(delete_command(_settings(agent, workspace), ids))
 
 
 @app.command("clear")

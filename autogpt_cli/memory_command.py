@@ -1,4 +1,4 @@
-"""`autogpt memory add|search|list|clear`: open the store, call it, render (rich tables or JSON)."""
+"""`autogpt memory add|search|list|delete|clear`: open the store, call it, render (rich tables or JSON)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from forge.errors import ConfigError
 from forge.memory.store import MemoryHit, MemoryStore
 from forge.security.secrets import workspace_redactor
 from forge.security.untrusted_text import terminal_safe
+
+ID_SHOWN = 8  # id characters `memory list` shows; `memory delete` takes any unique prefix
 
 
 def _shown(settings: Settings, hits: list[MemoryHit]) -> list[MemoryHit]:
@@ -109,11 +111,28 @@ def list_command(settings: Settings, limit: int | None, kind: str | None, json_o
     if not hits:
         console.print(f"No memories for agent {settings.agent_name!r} under {settings.memory_dir()}.", markup=False)
         return
-    table = Table(Column("when", no_wrap=True), "kind", Column("memory", ratio=1), Column("from", no_wrap=True),
-                  title=f"{len(hits)} of {total} memories, newest first")
+    table = Table(Column("id", no_wrap=True), Column("when", no_wrap=True), "kind", Column("memory", ratio=1),
+                  Column("from", no_wrap=True), title=f"{len(hits)} of {total} memories, newest first")
     for h in hits:
-        table.add_row(_when(h.metadata), _cell(h.metadata.get("kind", "")), _cell(h.text), _cell(_origin(h.metadata)))
+        table.add_row(h.id[:ID_SHOWN], _when(h.metadata), _cell(h.metadata.get("kind", "")), _cell(h.text),
+                      _cell(_origin(h.metadata)))
     console.print(table)
+
+
+def delete_command(settings: Settings, ids: list[str]) -> int:
+    ids = [i.strip() for i in ids]
+    if not all(ids):
+        raise ConfigError("a memory id is empty; give the ids `autogpt memory list` shows")
+    with _open(settings, writer=True, allow_mismatch=True) as store:
+        deleted, missing = store.delete(ids)
+        left = store.count()
+    out = Console(highlight=False)
+    if deleted:
+        out.print(f"Deleted {len(deleted)} memories of agent {settings.agent_name!r} ({left} left).", markup=False)
+    for given in missing:
+        print(f"error: no memory {given!r} in agent {settings.agent_name!r}'s memory; "
+              f"see `autogpt memory list --agent {settings.agent_name}`", file=sys.stderr)
+    return 1 if missing else 0
 
 
 def clear_command(settings: Settings, yes: bool) -> None:

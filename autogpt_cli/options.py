@@ -13,3 +13,9 @@ WorkspaceOpt = Annotated[
     typer.Option("--workspace", help="Root of all agent data (default ./workspace; env AUTOGPT_WORKSPACE)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+# A string, for the same reason as WorkspaceOpt; forge.plugins names a missing folder with this option.
+ToolsDirOpt = Annotated[
+    str | None,
+    typer.Option("--tools-dir", help="Folder of .py files whose @tool functions the agent also gets "
+                                     "(env AUTOGPT_TOOLS_DIR).", show_default=False),
+]

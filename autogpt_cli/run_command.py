@@ -84,6 +84,7 @@ def run_agent(
     from autogpt_cli.approval import InteractiveApprover, editor_command, read_line
     from autogpt_cli.display import JsonDisplay, RichDisplay
     from forge.agent.agent import AutoGPTAgent
+    from forge.plugins import plugins_with
     from forge.security.secrets import setup_debug_logging, workspace_redactor
     from forge.tools.base import ToolRegistry
 
@@ -111,7 +112,7 @@ def run_agent(
     options = LLMOptions.from_settings(settings)
     model = get_model(settings.model, options)
     summary_model = get_model(settings.fast_model, options) if settings.fast_model and settings.summary else None
-    tools = ToolRegistry.from_plugins()
+    tools = ToolRegistry.from_plugins(plugins_with(settings.tools_dir))
     if not settings.memory:  # a small model should not spend steps on tools that can only fail
         tools = ToolRegistry([t for t in tools if t.name not in ("remember", "recall")])
     memory = open_memory(settings, quiet=json_output)

@@ -109,6 +109,9 @@ class Settings(BaseModel):
     memory_top_k: int = Field(default=5, ge=0)
     memory_prompt_tokens: int = Field(default=400, ge=0)  # budget for recalled memories in each prompt
 
+    # Tools: a folder of .py files whose @tool functions (or register_tools hooks) the agent also gets
+    tools_dir: Path | None = None
+
     # Sandbox and policies
     sandbox: str = "bwrap"  # "bwrap" or "none" (unsafe: runs code as the current user)
     code_timeout: float = Field(default=30.0, gt=0)

@@ -23,9 +23,13 @@ imports no provider SDK.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
     from forge.models.options import LLMOptions
 
 PROJECT = "autogpt"
+FILE_PLUGIN_PREFIX = "file:"  # plugins loaded from a user's folder (`--tools-dir`) are named file:PATH
 ENTRY_POINT_GROUP = "autogpt"
 DEFAULT_PLUGINS = (
     "forge.default_plugins.tools",
@@ -133,6 +138,26 @@ class Plugins:
             raise PluginError(f"plugin {name or plugin!r} is not valid: {e}; fix its hook functions") from None
         return registered or (name or str(plugin))
 
+    def load_dir(self, folder: Path, option: str = "--tools-dir") -> list[str]:
+        """Register each `.py` file of a user folder as a plugin named `file:PATH`: its hook functions,
+        or, without any, the `@tool` objects it defines (a file of tools needs no hook). Returns the names."""
+        from forge.tools.base import Tool
+
+        names = []
+        for path, module in import_folder(folder, "autogpt_user_tools", option, "tool"):
+            if any(hasattr(getattr(module, attr, None), f"{PROJECT}_impl") for attr in dir(module)):
+                plugin: Any = module
+            else:
+                tools = [obj for obj in vars(module).values() if isinstance(obj, Tool)]
+                if not tools:
+                    raise PluginError(
+                        f"tool file {path} defines no tools; decorate functions with @tool "
+                        "(from forge.tools import tool) or add a register_tools hook"
+                    )
+                plugin = _ToolsOf(tools)
+            names.append(self.register(plugin, name=f"{FILE_PLUGIN_PREFIX}{path}"))
+        return names
+
     def names(self) -> list[str]:
         return [self.pm.get_name(p) or repr(p) for p in self.pm.get_plugins()]
 
@@ -207,6 +232,52 @@ class Plugins:
         return found
 
 
+class _ToolsOf:
+    """A plugin registering a fixed list of tools (a user's file of `@tool` functions)."""
+
+    def __init__(self, tools: list[Any]):
+        self._tools = tools
+
+    @hookimpl
+    def register_tools(self, register: Callable[..., Any]) -> None:
+        for t in self._tools:
+            register(t)
+
+
+def import_file(path: Path, namespace: str, option: str, what: str = "plugin") -> ModuleType:
+    """Import a user's `.py` file as module `namespace.stem`: its errors are one line naming the file."""
+    name = f"{namespace}.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"cannot load {what} file {path} as Python; give {option} a folder of .py files")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # a user's file: report it as their error, in one line
+        sys.modules.pop(name, None)
+        raise PluginError(f"cannot load {what} file {path}: {type(e).__name__}: {e}; fix the file") from None
+    return module
+
+
+def import_folder(folder: Path, namespace: str, option: str, what: str = "plugin") -> list[tuple[Path, ModuleType]]:
+    """Every `*.py` file of a user folder (not `_*.py`), imported in name order: `--tools-dir`, `--blocks-dir`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PluginError(f"{what}s folder {folder} does not exist; fix {option}")
+    return [(path, import_file(path, namespace, option, what))
+            for path in sorted(folder.glob("*.py")) if not path.name.startswith("_")]
+
+
+def source_of(plugin: str) -> str:
+    """Where a registered thing comes from, for listings: built-in, a file, or an installed plugin."""
+    if plugin.startswith("forge.default_plugins."):
+        return "built-in"
+    if plugin.startswith(FILE_PLUGIN_PREFIX):
+        return f"file {plugin.removeprefix(FILE_PLUGIN_PREFIX)}"
+    return f"plugin {plugin}"
+
+
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
     """A `register(...)` argument given by position or by name."""
     if len(args) > index:
@@ -228,6 +299,15 @@ def get_plugins() -> Plugins:
             if _plugins is None:
                 _plugins = Plugins()
     return _plugins
+
+
+def plugins_with(tools_dir: Path | None = None) -> Plugins:
+    """The process's plugins, or, with a folder of tool files (`--tools-dir`), a manager with those too."""
+    if tools_dir is None:
+        return get_plugins()
+    plugins = Plugins()
+    plugins.load_dir(tools_dir)
+    return plugins
 
 
 def reset_plugins() -> None:

@@ -35,6 +35,17 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session")
+def _empty_config_home(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("xdg-config"))
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(monkeypatch: pytest.MonkeyPatch, _empty_config_home: str) -> None:
+    """The developer's ~/.config/autogpt/.env must not change what tests (and the CLIs they start) see."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", _empty_config_home)
+
+
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
     """Settings rooted in a temp workspace, ignoring the developer's env and .env."""

@@ -145,7 +145,9 @@ def test_set_with_closed_stdin_is_a_one_line_error(tmp_path):
     ws = tmp_path / "ws"
     result = cli("set", "twitter", ws=ws, input="")
     assert result.returncode == 2, result.stderr
-    assert "error: no value for token: input ended" in result.stderr and "Aborted" not in result.stderr
+    assert result.stderr.startswith("error: no value for token: stdin is not a terminal and nothing was piped")
+    assert "`echo $SECRET | autogpt credentials set twitter token=`" in result.stderr
+    assert "Aborted" not in result.stderr and "Warning" not in result.stderr
     assert not (ws / "credentials.json").exists()
 
 

@@ -7,9 +7,7 @@ callable returning either.
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import inspect
-import sys
 import types
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -78,23 +76,9 @@ class BlockRegistry:
 
     def load_dir(self, folder: Path) -> None:
         """Load every `*.py` file of a user folder (`--blocks-dir`) as a module of blocks."""
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise ConfigError(f"blocks folder {folder} does not exist; fix --blocks-dir")
-        for path in sorted(folder.glob("*.py")):
-            if path.name.startswith("_"):
-                continue
-            name = f"autogpt_user_blocks.{path.stem}"
-            spec = importlib.util.spec_from_file_location(name, path)
-            if spec is None or spec.loader is None:
-                continue
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            try:
-                spec.loader.exec_module(module)
-            except Exception as e:  # a user's file: report it as their error, in one line
-                sys.modules.pop(name, None)
-                raise ConfigError(f"cannot load block file {path}: {type(e).__name__}: {e}; fix the file") from None
+        from forge.plugins import import_folder
+
+        for _, module in import_folder(folder, "autogpt_user_blocks", "--blocks-dir", "block"):
             self.register_object(module)
 
     @classmethod

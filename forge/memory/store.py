@@ -433,6 +433,24 @@ class MemoryStore:
                 collection.delete(ids=found)
         return len(found)
 
+    def delete(self, ids: list[str]) -> tuple[list[str], list[str]]:
+        """Forget the memories with these ids, each given whole or as a unique prefix (as listings
+        show them). Returns (deleted ids, ids given that matched none); an ambiguous prefix is an error."""
+        collection = self._require_writer()
+        with self._chroma_errors("deleting memories"):
+            stored = collection.get(include=[])["ids"]
+            found: list[str] = []
+            missing: list[str] = []
+            for given in ids:
+                matches = [i for i in stored if i == given] or [i for i in stored if i.startswith(given)]
+                if len(matches) > 1:
+                    raise ConfigError(f"memory id {given!r} matches {len(matches)} memories; give more of it")
+                (found if matches else missing).append(matches[0] if matches else given)
+            found = list(dict.fromkeys(found))
+            if found:
+                collection.delete(ids=found)
+        return found, missing
+
     def clear(self) -> int:
         """Forget everything (also fixes an embedder mismatch); returns how many memories went."""
         self._require_writer()

@@ -12,7 +12,7 @@ import importlib.util
 import os
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -47,20 +47,24 @@ def offline_env() -> dict[str, str]:
     return env
 
 
-def setup_environment(dotenv: str | Path | None = ".env") -> None:
+def setup_environment(dotenv: str | Path | Sequence[str | Path] | None = ".env") -> None:
     """For applications, once at start: offline-safe defaults (never overriding a value already
-    set), a warning filter for a notice of litellm's, and the keys of a `.env` file (pydantic-settings
-    reads `.env` only into Settings fields, but providers look keys up in os.environ). Idempotent."""
+    set), a warning filter for a notice of litellm's, and the keys of `.env` files (pydantic-settings
+    reads them only into Settings fields, but providers look keys up in os.environ). Several files are
+    given strongest first (e.g. `./.env`, then a user-level file); a key already set is never replaced,
+    so the environment beats every file. Idempotent."""
     for key, value in offline_env().items():
         if key not in os.environ:
             os.environ[key] = value
             _defaulted.add(key)
     # litellm's typed dicts trip a pydantic notice (at import and on some calls) that means nothing to users.
     warnings.filterwarnings("ignore", message=_READONLY_NOTICE, category=UserWarning)
-    if dotenv is not None and Path(dotenv).is_file():
-        from dotenv import load_dotenv
+    files = [dotenv] if isinstance(dotenv, str | Path) else list(dotenv or [])
+    for file in files:
+        if Path(file).is_file():
+            from dotenv import load_dotenv
 
-        load_dotenv(Path(dotenv), override=False)
+            load_dotenv(Path(file), override=False)
 
 
 def allow_hub_downloads() -> None:
