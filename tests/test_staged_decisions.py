@@ -109,11 +109,11 @@ def test_a_repeated_failed_call_is_sampled_again(settings):
 
 
 def test_arguments_that_keep_repeating_drop_the_tool_once(settings):
-    agent, model, outcome = run(settings, "Read missing.txt", [
-        {"tool": "read_file"}, {"path": "missing.txt"},
-        {"tool": "read_file"}, {"path": "missing.txt"}, {"path": "missing.txt"}, {"path": "missing.txt"},
-        {"tool": "finish"}, "missing.txt does not exist",
-    ])
+    agent, model, outcome = run(settings, "Read notes.txt", [
+        {"tool": "read_file"}, {"path": "notes.txt"},
+        {"tool": "read_file"}, {"path": "notes.txt"}, {"path": "notes.txt"}, {"path": "notes.txt"},  # the last call
+        {"tool": "finish"}, "notes.txt says buy milk",
+    ], setup={"notes.txt": "buy milk\n"})
     picks = [s["properties"]["tool"]["enum"] for s in model.schemas if s and "tool" in s.get("properties", {})]
     assert "read_file" in picks[1] and "read_file" not in picks[2]
     assert outcome.status is Status.FINISHED and [r.decision["tool"] for r in agent.history] == ["read_file", "finish"]
@@ -207,7 +207,7 @@ def test_when_every_sample_misses_a_required_argument_the_one_shot_prompt_decide
     one_shot = {"thoughts": {"text": "finish"}, "tool": "finish", "tool_args": {"reason": "cannot read it"}}
     agent, model, outcome = run(settings, "Read a web page", [
         {"tool": "read_webpage"}, *bad, {"tool": "read_webpage"}, *bad, {"tool": "read_webpage"}, *bad, one_shot,
-    ])
+    ], setup={"page.txt": "saved earlier"})  # a file to read: the third pick falls to read_file (one call a sample)
     assert outcome.status is Status.FINISHED and agent.history[0].decision["tool"] == "finish"
     assert "Reply with exactly one JSON object" in model.calls[-1][0]["content"]  # the one-shot system prompt
     assert model.schemas[-1] is not None and "anyOf" in model.schemas[-1]  # the whole-decision grammar
@@ -260,3 +260,21 @@ def test_free_text_arguments_lose_a_small_models_wrapping():
     assert clean_content('The text that goes into backup.txt is:\n"buy milk"') == "buy milk"
     assert clean_content("Waves fold into foam\nsalt wind") == "Waves fold into foam\nsalt wind"
     assert clean_content('He said "hi" and "bye"') == 'He said "hi" and "bye"'
+
+
+def test_nothing_to_read_yet_means_no_reader_and_a_missing_output_brings_the_writer_first(settings):
+    agent, model, outcome = run(settings, "Save the sentence 'Meeting moved to Friday' in a file called note.txt", [
+        {"tool": "write_file"}, {"path": "note.txt"}, "Meeting moved to Friday", {"tool": "finish"},
+    ])
+    first = _picks(model)[0]
+    assert "read_file" not in first and first[0] == "write_file"  # the goal never says "write", note.txt is missing
+    assert outcome.status is Status.FINISHED and (settings.agent_workspace() / "note.txt").exists()
+
+
+def test_a_reader_is_given_existing_paths_and_a_folder_lister_folders(settings):
+    agent, model, outcome = run(settings, "Copy a.txt to b.txt", [
+        {"tool": "list_folder"}, {"path": "."}, {"tool": "read_file"}, {"path": "a.txt"},
+        {"tool": "write_file"}, {"path": "b.txt"}, "x", {"tool": "finish"},
+    ], setup={"a.txt": "x", "sub/c.txt": "y"})
+    lister, reader = [s["properties"]["path"]["enum"] for s in model.schemas if s and "path" in s["properties"]][:2]
+    assert lister == [".", "sub"] and "b.txt" not in reader and reader[0] == "a.txt"

@@ -174,6 +174,8 @@ class StagedDecisions(Component):
     # Stage 1 ----------------------------------------------------------------------------------
     async def _pick_tool(self, agent: BaseAgent, step: int, excluded: set[str], usage: list[Usage]) -> Tool:
         tools = [t for t in agent.tools if t.name not in excluded] or list(agent.tools)
+        if not _readable(agent, self._file_states(agent)):  # nothing to read yet: a reader can only fail
+            tools = [t for t in tools if not _reads_files(t)] or tools
         if not any(len(r.output or "") > RESULT_CHARS for r in agent.history):  # nothing was cut: nothing to read
             tools = [t for t in tools if t.name != "read_output"] or tools
         files = self._file_states(agent)
@@ -191,6 +193,11 @@ class StagedDecisions(Component):
         if unread and not done:  # the goal's inputs come first: the tool that best fits "read the file"
             reader = rank_tools("read file", ranked)[0]
             ranked.sort(key=lambda t: t is not reader)
+        elif unwritten and not _names_tool(agent.goal, ranked[0]):
+            # Inputs read (or none), an output still to make, and no tool the goal names: the writer leads.
+            writers = [t for t in ranked if _writes(t)]
+            if writers:
+                ranked.sort(key=lambda t: t is not writers[0])
         if done or outside:  # the goal's files are there, or it cannot be done here: finish is the first offer
             ranked.sort(key=lambda t: not t.ends_run)
         # A short menu, finish always on it when allowed, the tool that just failed last (if at all).
@@ -254,10 +261,13 @@ class StagedDecisions(Component):
             missing = [name for name, state in files if state == "missing"]
             if missing and props.keys() & CONTENT_ARGS:  # a tool writing a path: the goal's outputs, not its inputs
                 choices = missing
+            elif not props.keys() & CONTENT_ARGS:  # a reader: only what exists
+                choices = _readable(agent, files)
             for key in props.keys() & PATH_ARGS:
                 if props[key].get("type") == "string" and "enum" not in props[key]:
+                    folder = "folder" in _describe(key, props[key]).lower()
                     props[key] = {k: v for k, v in props[key].items() if k not in ("maxLength", "minLength")}
-                    props[key]["enum"] = choices
+                    props[key]["enum"] = ([".", *_workspace_dirs(agent)] if folder else choices) or ["."]
         # Optional arguments keep their defaults: a small model fills them with noise (read_file offset=1).
         props = {k: v for k, v in props.items() if k in required} or props
         free = [k for k, v in props.items() if _is_free_text(k, v)]
@@ -419,6 +429,38 @@ def _workspace_files(agent: BaseAgent) -> list[str]:
     except OSError:
         return []
     return names[:WORKSPACE_CHOICES]
+
+
+def _workspace_dirs(agent: BaseAgent) -> list[str]:
+    try:
+        names = sorted(p.name for p in Path(agent.workspace).iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return []
+    return names[:WORKSPACE_CHOICES]
+
+
+def _readable(agent: BaseAgent, files: list[tuple[str, str]]) -> list[str]:
+    """Paths a reader may be given: the goal's files that exist, then the workspace's other files."""
+    named = [name for name, state in files if state != "missing"]
+    return named + [n for n in _workspace_files(agent) if n not in named]
+
+
+def _writes(tool: Tool) -> bool:
+    """A tool that writes text to a path (not `remember`, whose text goes to memory)."""
+    props = tool.parameters_schema().get("properties", {}).keys()
+    return bool(props & CONTENT_ARGS and props & PATH_ARGS) and not tool.ends_run
+
+
+def _reads_files(tool: Tool) -> bool:
+    """A tool that needs an existing file: a required path and nothing to write."""
+    schema = tool.parameters_schema()
+    props = schema.get("properties", {})
+    return bool(set(schema.get("required", [])) & PATH_ARGS) and not props.keys() & CONTENT_ARGS
+
+
+def _names_tool(goal: str, tool: Tool) -> bool:
+    """The goal says this tool's own name word ("Use Python ...", "Search the web ...")."""
+    return bool(set(tool.name.lower().split("_")) & _words(goal))
 
 
 def _read_paths(history: Sequence[StepRecord]) -> set[str]:
