@@ -8,7 +8,6 @@ or reached, 130 when Ctrl-C stopped the run (its partial report is still written
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import signal
 import sys
@@ -136,11 +135,10 @@ def run(
         raise _fail(f"invalid option {'.'.join(map(str, err['loc']))}: {err['msg']}", EXIT_USAGE) from None
     console = _console(stderr=json_output)
     progress = RichProgress(console) if console.is_terminal or not json_output else RunProgress()
-    # SIGTERM (kill, a CI timeout, systemd) stops the run as Ctrl-C does: asyncio turns SIGINT into an orderly
-    # stop that writes the report and stops the agent servers started here; the default SIGTERM would orphan them.
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     try:
-        report = run_benchmark(options, progress)
+        # SIGTERM (kill, a CI timeout, systemd) stops the run as Ctrl-C does: the report of what finished is
+        # written and the agent servers started here are stopped; by default it would orphan them.
+        report = run_benchmark(options, progress, stop_signals=[signal.SIGTERM])
     except KeyboardInterrupt:  # a second Ctrl-C during the orderly stop
         from benchmark.agents import kill_started_servers
 

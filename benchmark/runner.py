@@ -21,7 +21,7 @@ import contextlib
 import math
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -348,6 +348,23 @@ async def arun_benchmark(options: RunOptions, progress: RunProgress | None = Non
     return report
 
 
-def run_benchmark(options: RunOptions, progress: RunProgress | None = None) -> BenchmarkReport:
-    """The run in a new event loop (Ctrl-C: the report of what finished, `interrupted: true`)."""
-    return asyncio.run(arun_benchmark(options, progress))
+def run_benchmark(
+    options: RunOptions, progress: RunProgress | None = None, *, stop_signals: Sequence[int] = ()
+) -> BenchmarkReport:
+    """The run in a new event loop (Ctrl-C: the report of what finished, `interrupted: true`).
+
+    Each of `stop_signals` (the CLI passes SIGTERM) stops the run the same way while it lasts, also in
+    a process that ignores SIGINT, as background jobs and `nohup` do."""
+
+    async def main() -> BenchmarkReport:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        for sig in stop_signals:
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            return await arun_benchmark(options, progress)
+        finally:
+            for sig in stop_signals:
+                loop.remove_signal_handler(sig)
+
+    return asyncio.run(main())

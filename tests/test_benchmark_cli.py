@@ -110,15 +110,19 @@ def _processes_mentioning(text: str) -> list[int]:
     return pids
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_ctrl_c_writes_the_report_of_what_finished(tmp_path: Path, sig: signal.Signals) -> None:
+@pytest.mark.parametrize(("sig", "background"), [(signal.SIGINT, False), (signal.SIGTERM, False),
+                                               (signal.SIGTERM, True)], ids=["ctrl-c", "sigterm", "sigterm-nohup"])
+def test_ctrl_c_writes_the_report_of_what_finished(tmp_path: Path, sig: signal.Signals, background: bool) -> None:
+    """Ctrl-C, or SIGTERM: also in a background job or under nohup, where SIGINT is ignored."""
     root = tmp_path / "challenges"
     make_challenge(root, "AFirst", files=["out.txt"], should_contain=["done"])
     make_challenge(root, "BSecond", files=["out.txt"], should_contain=["done"])
     model = write_script(tmp_path / "agent.json", writes_then_finishes("out.txt", "done", sleep=3))
     cmd = [sys.executable, "-c", "from benchmark.cli import app; app()", "--no-builtin", "--challenges-path",
            str(root), "--model", model]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    ignore_sigint = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            preexec_fn=ignore_sigint)
     try:
         # BSecond's task folder appears once AFirst is done (one attempt at a time)
         deadline = time.monotonic() + 60
