@@ -278,3 +278,28 @@ def test_a_reader_is_given_existing_paths_and_a_folder_lister_folders(settings):
     ], setup={"a.txt": "x", "sub/c.txt": "y"})
     lister, reader = [s["properties"]["path"]["enum"] for s in model.schemas if s and "path" in s["properties"]][:2]
     assert lister == [".", "sub"] and "b.txt" not in reader and reader[0] == "a.txt"
+
+
+def test_a_call_already_made_is_not_made_again_even_after_another(settings):
+    agent, model, outcome = run(settings, "Look at the folder, then finish", [
+        {"tool": "list_folder"}, {"path": "."}, {"tool": "execute_python"}, "print(1)",
+        {"tool": "list_folder"}, {"path": "."}, {"path": "sub"}, {"tool": "finish"}, "looked",
+    ], setup={"sub/a.txt": "x"})
+    calls = [(r.decision["tool"], r.decision["tool_args"]) for r in agent.history]
+    assert calls[2] == ("list_folder", {"path": "sub"}) and model.variants == 1  # not "." a second time
+
+
+def test_the_menu_leaves_out_tools_the_goal_has_nothing_in_common_with(settings):
+    agent, model, outcome = run(settings, "Copy a.txt to b.txt", [
+        {"tool": "read_file"}, {"path": "a.txt"}, {"tool": "write_file"}, {"path": "b.txt"}, "x", {"tool": "finish"},
+    ], setup={"a.txt": "x"})
+    first = _picks(model)[0]
+    assert not {"web_search", "read_webpage", "recall"} & set(first) and len(first) >= 3
+
+
+def test_a_folder_is_the_workspace_or_one_of_its_folders_even_when_the_goal_names_no_file(settings):
+    agent, model, outcome = run(settings, "There is nothing left to do, so just finish.", [
+        {"tool": "list_folder"}, {"path": "C/Users/Mike"}, {"tool": "finish"}, "nothing to do",
+    ])
+    lister = next(s for s in model.schemas if s and "path" in s["properties"])
+    assert lister["properties"]["path"]["enum"] == ["."]

@@ -11,7 +11,7 @@ component makes each decision in two short, focused model calls instead:
    goal; decoding is constrained to that tool's argument schema.
 
 There are no worked examples to copy and no free-form thoughts (a tiny model spends its tokens
-copying them). A call that repeats a failed call, or the call just made, is sampled again with
+copying them). A call that repeats any call already made is sampled again with
 another seed and a higher temperature; if the arguments still repeat, the tool is picked again
 without that tool. When every file the goal names exists, the first prompt says so and offers
 `finish` first; while a file the goal asks to write is still missing, `finish` is not offered for the
@@ -54,6 +54,7 @@ FILE_NAME = re.compile(rf"(?<![\w/:.-])((?:[\w-]+/)*[\w-][\w.-]*\.(?:{FILE_EXTEN
 PATH_ARGS = frozenset({"path", "file", "filename", "file_path", "source", "destination"})
 NAME_ARGS = frozenset({"query", "url", "question", "id", "name", "key", "command", "run_id"})
 WORKSPACE_CHOICES = 20  # workspace files offered as paths besides the goal's
+MENU_MIN = 3  # tools on the menu at least, when fewer share words with the goal
 MENU = 5  # tools offered by the first prompt besides finish: a tiny model picks nearly at random from a long list
 FINISH_AFTER = 4  # steps before finish is offered while a file the goal asks to write is missing
 # Words just before a file name that make it something to write ("... to sum.txt", "save it as b.txt").
@@ -110,6 +111,12 @@ def rank_tools(goal: str, tools: Sequence[Tool]) -> list[Tool]:
     """Tools sharing words with the goal first, else registry order. A word in a tool's name counts
     double, and a word early in the goal counts more than a late one: the action a goal names first is
     usually the one to take first ("Use Python to sum ... and write sum.txt")."""
+    scores = tool_scores(goal, tools)
+    return sorted(tools, key=lambda t: -scores[t.name])
+
+
+def tool_scores(goal: str, tools: Sequence[Tool]) -> dict[str, float]:
+    """How much each tool shares with the goal (see rank_tools); 0 for nothing in common."""
     order = [w for w in re.findall(r"[a-z0-9]+", goal.lower()) if len(w) > 2 and w not in STOPWORDS]
     weight: dict[str, float] = {}
     for i, w in enumerate(order):
@@ -119,7 +126,7 @@ def rank_tools(goal: str, tools: Sequence[Tool]) -> list[Tool]:
         name = set(t.name.lower().split("_"))
         return sum(weight[w] * (2 if w in name else 1) for w in weight.keys() & (name | _words(t.description)))
 
-    return sorted(tools, key=lambda t: -score(t))
+    return {t.name: score(t) for t in tools}
 
 
 def _first_line(text: str) -> str:
@@ -139,9 +146,9 @@ class StagedDecisions(Component):
         usage: list[Usage] = []
         self._progress = agent.progress
         history = [r for r in agent.history if r.decision is not None and r.feedback is None]
-        avoid = {_key(r.decision) for r in history if not r.ok}
-        if history:
-            avoid.add(_key(history[-1].decision))
+        # Any call already made: a failed one fails again, a read gives the same answer, and a tiny model
+        # otherwise alternates between two calls (list the folder, read a file, list it again...).
+        avoid = {_key(r.decision) for r in history}
         excluded: set[str] = set()
         tool: Tool | None = None
         args: dict[str, Any] = {}
@@ -201,7 +208,11 @@ class StagedDecisions(Component):
         if done or outside:  # the goal's files are there, or it cannot be done here: finish is the first offer
             ranked.sort(key=lambda t: not t.ends_run)
         # A short menu, finish always on it when allowed, the tool that just failed last (if at all).
-        menu = [t for t in ranked if t.name != failed and not t.ends_run][:MENU]
+        pool = [t for t in ranked if t.name != failed and not t.ends_run]
+        scores = tool_scores(agent.goal, pool)
+        # Tools the goal has nothing in common with (web search for a file goal) only distract a tiny model.
+        menu = [t for i, t in enumerate(pool) if i == 0 or scores[t.name] > 0]
+        menu = (menu + [t for t in pool if t not in menu])[: max(len(menu), MENU_MIN)][:MENU]
         if done or outside:
             menu = [t for t in ranked if t.ends_run] + menu
         else:
@@ -254,20 +265,23 @@ class StagedDecisions(Component):
                     props[key] = {**props[key], "enum": existing}
                 else:
                     del props[key]
-        if files:
-            # A small model invents names (often the tool's own): a path is one the goal names, or one
-            # already in the workspace.
-            choices = [name for name, _ in files] + [n for n in _workspace_files(agent) if n not in dict(files)]
-            missing = [name for name, state in files if state == "missing"]
-            if missing and props.keys() & CONTENT_ARGS:  # a tool writing a path: the goal's outputs, not its inputs
-                choices = missing
-            elif not props.keys() & CONTENT_ARGS:  # a reader: only what exists
-                choices = _readable(agent, files)
-            for key in props.keys() & PATH_ARGS:
-                if props[key].get("type") == "string" and "enum" not in props[key]:
-                    folder = "folder" in _describe(key, props[key]).lower()
-                    props[key] = {k: v for k, v in props[key].items() if k not in ("maxLength", "minLength")}
-                    props[key]["enum"] = ([".", *_workspace_dirs(agent)] if folder else choices) or ["."]
+        # A small model invents names (often the tool's own, or a Windows path): a path is one the goal
+        # names, or one already in the workspace; a folder is the workspace or one of its folders.
+        writer = bool(props.keys() & CONTENT_ARGS)
+        choices = [name for name, _ in files] + [n for n in _workspace_files(agent) if n not in dict(files)]
+        missing = [name for name, state in files if state == "missing"]
+        if missing and writer:  # a tool writing a path: the goal's outputs, not its inputs
+            choices = missing
+        elif not writer:  # a reader: only what exists
+            choices = _readable(agent, files)
+        for key in props.keys() & PATH_ARGS:
+            if props[key].get("type") != "string" or "enum" in props[key]:
+                continue
+            folder = "folder" in _describe(key, props[key]).lower()
+            if not (folder or choices) or (writer and not files):
+                continue  # a new file the goal does not name: the model names it
+            props[key] = {k: v for k, v in props[key].items() if k not in ("maxLength", "minLength")}
+            props[key]["enum"] = [".", *_workspace_dirs(agent)] if folder else choices
         # Optional arguments keep their defaults: a small model fills them with noise (read_file offset=1).
         props = {k: v for k, v in props.items() if k in required} or props
         free = [k for k, v in props.items() if _is_free_text(k, v)]
