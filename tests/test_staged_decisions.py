@@ -18,6 +18,7 @@ from forge.agent.staged import (
     clean_code,
     clean_content,
     goal_files,
+    literal_content,
     output_files,
     outside_paths,
     rank_tools,
@@ -113,7 +114,7 @@ def test_arguments_that_keep_repeating_drop_the_tool_once(settings):
         {"tool": "read_file"}, {"path": "notes.txt"},
         {"tool": "read_file"}, {"path": "notes.txt"}, {"path": "notes.txt"}, {"path": "notes.txt"},  # the last call
         {"tool": "finish"}, "notes.txt says buy milk",
-    ], setup={"notes.txt": "buy milk\n"})
+    ], setup={"notes.txt": "buy milk\n", "other.txt": "x"})  # other.txt unread: read_file still has a new call
     picks = [s["properties"]["tool"]["enum"] for s in model.schemas if s and "tool" in s.get("properties", {})]
     assert "read_file" in picks[1] and "read_file" not in picks[2]
     assert outcome.status is Status.FINISHED and [r.decision["tool"] for r in agent.history] == ["read_file", "finish"]
@@ -157,7 +158,7 @@ def test_both_strategies_run_the_same_tools(settings, strategy):
 
 
 def test_optional_arguments_keep_their_defaults_and_a_failed_tool_is_offered_last(settings):
-    agent, model, outcome = run(settings, "Copy notes.txt to backup.txt", [
+    agent, model, outcome = run(settings, "Write the text of notes.txt to backup.txt", [
         {"tool": "list_folder"}, {"path": "notes.txt"},  # fails: a file, not a folder
         {"tool": "read_file"}, {"path": "notes.txt"},
         {"tool": "write_file"}, {"path": "backup.txt"}, "buy milk", {"tool": "finish"}, "copied",
@@ -170,7 +171,8 @@ def test_optional_arguments_keep_their_defaults_and_a_failed_tool_is_offered_las
     assert second_pick[-1] == "list_folder"  # it just failed
     content_prompt = model.calls[6][-1]["content"]
     assert content_prompt.startswith("The text of notes.txt:\nbuy milk")
-    assert content_prompt.endswith("Copy notes.txt to backup.txt\nWrite the text that goes into backup.txt.")
+    assert content_prompt.endswith(
+        "Write the text of notes.txt to backup.txt\nWrite the text that goes into backup.txt.")
     write_names = next(s for s in model.schemas[5:] if s and "path" in s.get("properties", {}))
     assert write_names["properties"]["path"]["enum"] == ["backup.txt"]  # a writer gets the missing output only
 
@@ -298,8 +300,58 @@ def test_the_menu_leaves_out_tools_the_goal_has_nothing_in_common_with(settings)
 
 
 def test_a_folder_is_the_workspace_or_one_of_its_folders_even_when_the_goal_names_no_file(settings):
-    agent, model, outcome = run(settings, "There is nothing left to do, so just finish.", [
+    agent, model, outcome = run(settings, "Look around, then stop.", [
         {"tool": "list_folder"}, {"path": "C/Users/Mike"}, {"tool": "finish"}, "nothing to do",
     ])
     lister = next(s for s in model.schemas if s and "path" in s["properties"])
     assert lister["properties"]["path"]["enum"] == ["."]
+
+
+def test_a_goal_that_asks_to_finish_offers_finish_first(settings):
+    agent, model, outcome = run(settings, "There is nothing left to do, so just finish.", [
+        {"tool": "finish"}, "nothing to do",
+    ])
+    assert _picks(model)[0][0] == "finish" and outcome.status is Status.FINISHED and outcome.steps == 1
+
+
+def test_a_listing_or_a_read_that_could_only_repeat_is_not_offered(settings):
+    agent, model, outcome = run(settings, "Write the words of a.txt to b.txt", [
+        {"tool": "read_file"}, {"path": "a.txt"}, {"tool": "list_folder"}, {"path": "."},
+        {"tool": "write_file"}, {"path": "b.txt"}, "two words", {"tool": "finish"},
+    ], setup={"a.txt": "two words"})
+    picks = _picks(model)
+    assert "list_folder" in picks[1] and "read_file" not in picks[1]  # a.txt was read, nothing changed since
+    assert "read_file" not in picks[2] and "list_folder" not in picks[2]  # both already made, nothing changed
+    assert "list_folder" in picks[3]  # b.txt was written since: a listing says something new again
+    assert outcome.status is Status.FINISHED and [r.decision["tool"] for r in agent.history] == [
+        "read_file", "list_folder", "write_file", "finish"]
+
+
+def test_a_tool_that_failed_does_not_fill_the_menu_and_file_tools_fill_it_for_a_file_goal(settings):
+    agent, model, outcome = run(settings, "Copy settings.ini to backup.ini", [
+        {"tool": "web_search"}, "settings", {"tool": "read_file"}, {"path": "settings.ini"},
+        {"tool": "write_file"}, {"path": "backup.ini"}, {"tool": "finish"},
+    ], setup={"settings.ini": "[a]\nx = 1\n"})
+    picks = _picks(model)
+    assert "web_search" not in picks[0]  # the goal names files: file tools fill the menu
+    assert "web_search" not in picks[2]
+    assert picks[0][:3] == ["read_file", "write_file", "list_folder"]
+
+
+def test_text_the_goal_fixes_is_written_as_given(settings, tmp_path):
+    given = [("settings.ini", "given"), ("backup.ini", "missing")]
+    (tmp_path / "settings.ini").write_bytes(b"[a]\nx = 1\n")
+    assert literal_content("Copy settings.ini to backup.ini", "./backup.ini", tmp_path, given) == "[a]\nx = 1\n"
+    assert literal_content("Copy settings.ini to backup.ini", "settings.ini", tmp_path, given) is None  # not an output
+    note = "Save the sentence 'Meeting moved to Friday' in a file called note.txt"
+    assert literal_content(note, "note.txt", tmp_path, []) == "Meeting moved to Friday"
+    assert literal_content('Write "red" to a.txt and \u201cblue\u201d to b.txt', "b.txt", tmp_path, []) == "blue"
+    assert literal_content("In people.csv, what is Bob's age? Write it to age.txt", "age.txt", tmp_path,
+                           [("people.csv", "given")]) is None  # an apostrophe is not a quote
+    assert literal_content("Write a haiku to haiku.txt", "haiku.txt", tmp_path, []) is None
+
+    # Through the agent: the model is never asked for the text (the script has none to give).
+    agent, model, outcome = run(settings, "Copy notes.txt to backup.txt", [
+        {"tool": "write_file"}, {"path": "backup.txt"}, {"tool": "finish"},
+    ], setup={"notes.txt": "milk\neggs\n"})
+    assert (settings.agent_workspace() / "backup.txt").read_text() == "milk\neggs\n"

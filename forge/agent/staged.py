@@ -28,11 +28,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from forge.agent.components import Component
 from forge.agent.decision import Decision, _bound_strings, _inline_refs
+from forge.agent.file_history import READ_ONLY_TOOLS
 from forge.models.base import LLMResponse, Usage, complete_with_progress
 
 if TYPE_CHECKING:
@@ -61,6 +62,12 @@ FINISH_AFTER = 4  # steps before finish is offered while a file the goal asks to
 OUTPUT_CUES = frozenset("to into as named called create write save store append output produce".split())
 # A path outside the workspace: absolute or climbing out ("/etc/motd", "../x.txt"), not part of a URL.
 OUTSIDE_PATH = re.compile(r"(?<![\w:/.])((?:/|\.\./)[\w.-]+(?:/[\w.-]+)*)")
+# Text the goal quotes: 'x', "x" or curly quotes, opened after a space and closed before one or punctuation
+# (so "Bob's age" is not a quote).
+QUOTED = re.compile(
+    r"""(?:(?<=\s)|^)(?:"([^"]+)"|'([^']+)'|“([^”]+)”|‘([^’]+)’)(?=[\s.,;:!?)]|$)"""
+)
+COPY = re.compile(r"\b(?:copy|duplicate)\b", re.IGNORECASE)
 STOPWORDS = frozenset(
     "the a an and or to of in on at for with from into by as is are be it its this that then than "
     "use using file files text all any some each".split()
@@ -97,6 +104,26 @@ def output_files(goal: str) -> set[str]:
         if OUTPUT_CUES.intersection(before):
             outputs.add(match.group(1).lstrip("./"))
     return outputs
+
+
+def literal_content(goal: str, path: str | None, workspace: Path, files: list[tuple[str, str]]) -> str | None:
+    """The text the goal fixes for an output file: what it quotes ("Save 'Meeting at 5' in note.txt"),
+    or for a copy the source file byte for byte. Quotes and sources pair with outputs in order."""
+    outputs = [name for name in goal_files(goal) if name in output_files(goal)]
+    if path is None or _norm(path) not in outputs:
+        return None
+    index = outputs.index(_norm(path))
+    quotes = [next(g for g in m.groups() if g) for m in QUOTED.finditer(goal)]
+    quotes = [q for q in quotes if not FILE_NAME.fullmatch(q)]
+    if quotes and len(quotes) == len(outputs):
+        return quotes[index]
+    sources = [name for name, state in files if state == "given" and name not in outputs]
+    if COPY.search(goal) and len(sources) == len(outputs):
+        try:
+            return (workspace / sources[index]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+    return None
 
 
 def outside_paths(goal: str) -> list[str]:
@@ -205,15 +232,22 @@ class StagedDecisions(Component):
             writers = [t for t in ranked if _writes(t)]
             if writers:
                 ranked.sort(key=lambda t: t is not writers[0])
-        if done or outside:  # the goal's files are there, or it cannot be done here: finish is the first offer
+        # "There is nothing to do, so just finish": the end is all the goal names (no file, no other tool).
+        goal_scores = tool_scores(agent.goal, ranked)
+        finish_named = not files and any(t.ends_run and _names_tool(agent.goal, t) for t in ranked) and not any(
+            goal_scores[t.name] > 0 for t in ranked if not t.ends_run)
+        if done or outside or finish_named:  # finish is the first offer
             ranked.sort(key=lambda t: not t.ends_run)
         # A short menu, finish always on it when allowed, the tool that just failed last (if at all).
         pool = [t for t in ranked if t.name != failed and not t.ends_run]
+        spent = {t.name for t in pool if _spent(agent, t, files)}
+        pool = [t for t in pool if t.name not in spent] or pool
         scores = tool_scores(agent.goal, pool)
         # Tools the goal has nothing in common with (web search for a file goal) only distract a tiny model.
-        menu = [t for i, t in enumerate(pool) if i == 0 or scores[t.name] > 0]
-        menu = (menu + [t for t in pool if t not in menu])[: max(len(menu), MENU_MIN)][:MENU]
-        if done or outside:
+        scored = [t for i, t in enumerate(pool) if i == 0 or scores[t.name] > 0]
+        fillers = _fillers(agent, [t for t in pool if t not in scored], bool(files))
+        menu = (scored + fillers)[: max(len(scored), MENU_MIN)][:MENU]
+        if done or outside or finish_named:
             menu = [t for t in ranked if t.ends_run] + menu
         else:
             menu += [t for t in ranked if t.ends_run]
@@ -299,7 +333,12 @@ class StagedDecisions(Component):
                 "additionalProperties": False,
             }
             args = await self._ask(model, ARGS_SYSTEM, "\n".join(lines), schema, usage)
+        path = next((v for k, v in args.items() if k in PATH_ARGS and isinstance(v, str)), None)
         for key in free:
+            literal = literal_content(agent.goal, path, Path(agent.workspace), files) if key in CONTENT_ARGS else None
+            if literal is not None:  # the goal fixes this text: a small model would paraphrase it
+                args[key] = literal
+                continue
             text = await self._text(model, self._text_prompt(agent, tool, key, props[key], args), props[key], usage)
             text = clean_code(text) if key in CODE_ARGS else clean_content(text) if key in CONTENT_ARGS else text
             if text or key in required:
@@ -461,7 +500,7 @@ def _readable(agent: BaseAgent, files: list[tuple[str, str]]) -> list[str]:
 
 def _writes(tool: Tool) -> bool:
     """A tool that writes text to a path (not `remember`, whose text goes to memory)."""
-    props = tool.parameters_schema().get("properties", {}).keys()
+    props = _props(tool).keys()
     return bool(props & CONTENT_ARGS and props & PATH_ARGS) and not tool.ends_run
 
 
@@ -486,6 +525,43 @@ def _read_paths(history: Sequence[StepRecord]) -> set[str]:
         if r.ok and r.feedback is None and isinstance(args.get("path"), str) and not args.keys() & CONTENT_ARGS:
             paths.add(args["path"].lstrip("./"))
     return paths
+
+
+def _spent(agent: BaseAgent, tool: Tool, files: list[tuple[str, str]]) -> bool:
+    """A read-only tool taking a path whose every possible call (each readable file, or each folder)
+    came back ok since the workspace last changed: another call would only repeat an answer the history
+    already has. A tiny model otherwise lists the folder and rereads its input between every step."""
+    if tool.name not in READ_ONLY_TOOLS or not _props(tool).keys() & PATH_ARGS:
+        return False
+    options = _readable(agent, files) if _reads_files(tool) else [".", *_workspace_dirs(agent)]
+    made: set[str] = set()
+    for r in reversed(agent.history):
+        if r.decision is None or r.feedback is not None:
+            continue
+        if r.decision.get("tool") not in READ_ONLY_TOOLS:
+            break  # this step may have changed files: what was read before it may read differently now
+        if r.decision.get("tool") == tool.name and r.ok:
+            args = r.decision.get("tool_args") or {}
+            made.add(_norm(next((v for k, v in args.items() if k in PATH_ARGS and isinstance(v, str)), ".")))
+    return bool(options) and all(_norm(o) in made for o in options)
+
+
+def _norm(path: str) -> str:
+    return str(PurePosixPath(path.strip() or "."))
+
+
+def _fillers(agent: BaseAgent, tools: list[Tool], names_files: bool) -> list[Tool]:
+    """Tools to fill a short menu when few share words with the goal: none that failed in this run (a
+    web search without a network fails again), and the file tools first for a goal that names files."""
+    failed = {r.decision.get("tool") for r in agent.history if r.decision is not None and not r.ok}
+    rest = [t for t in tools if t.name not in failed]
+    if names_files:
+        rest.sort(key=lambda t: not _props(t).keys() & PATH_ARGS)
+    return rest
+
+
+def _props(tool: Tool) -> dict[str, Any]:
+    return dict(tool.parameters_schema().get("properties", {}))
 
 
 def _ran_ok(history: Sequence[StepRecord]) -> bool:
