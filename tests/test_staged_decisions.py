@@ -18,6 +18,7 @@ from forge.agent.staged import (
     clean_code,
     clean_content,
     goal_files,
+    input_files,
     literal_content,
     output_files,
     outside_paths,
@@ -349,9 +350,40 @@ def test_text_the_goal_fixes_is_written_as_given(settings, tmp_path):
     assert literal_content("In people.csv, what is Bob's age? Write it to age.txt", "age.txt", tmp_path,
                            [("people.csv", "given")]) is None  # an apostrophe is not a quote
     assert literal_content("Write a haiku to haiku.txt", "haiku.txt", tmp_path, []) is None
+    assert literal_content("Write red to a.txt and blue to b.txt", "b.txt", tmp_path, []) == "blue"
+    assert literal_content("Write the number 42 to answer.txt", "answer.txt", tmp_path, []) == "42"
+    assert literal_content("Count the lines and write the number to n.txt", "n.txt", tmp_path, []) is None
+    assert literal_content("Write python code to a.py", "a.py", tmp_path, []) is None
 
     # Through the agent: the model is never asked for the text (the script has none to give).
     agent, model, outcome = run(settings, "Copy notes.txt to backup.txt", [
         {"tool": "write_file"}, {"path": "backup.txt"}, {"tool": "finish"},
     ], setup={"notes.txt": "milk\neggs\n"})
     assert (settings.agent_workspace() / "backup.txt").read_text() == "milk\neggs\n"
+
+
+def test_a_file_the_goal_gives_is_not_overwritten_unless_the_goal_asks(settings):
+    assert input_files("Read missing.txt, then finish") == {"missing.txt"}
+    assert input_files("Write the last line of log.txt to last.txt") == {"log.txt"}
+    agent, model, outcome = run(settings, "Make sure report.txt exists; it is probably already there.", [
+        {"tool": "read_file"}, {"path": "report.txt"}, {"tool": "finish"}, "it exists",
+    ], setup={"report.txt": "Q3 numbers look fine.\n"})
+    assert all("write_file" not in p for p in _picks(model))  # nothing here is to be written
+    assert (settings.agent_workspace() / "report.txt").read_text() == "Q3 numbers look fine.\n"
+    assert outcome.status is Status.FINISHED
+
+    agent, model, outcome = run(settings, "Add the line milk at the end of shopping.txt", [
+        {"tool": "write_file"}, {"path": "shopping.txt"}, "eggs\nmilk", {"tool": "finish"},
+    ], setup={"shopping.txt": "eggs\n"})
+    write_names = next(s for s in model.schemas if s and "path" in s.get("properties", {}))
+    assert write_names["properties"]["path"]["enum"][0] == "shopping.txt"  # the goal asks to change it
+
+
+def test_a_missing_file_no_cue_calls_an_input_is_one_to_write(settings):
+    agent, model, outcome = run(settings, "Make a shopping list with milk, eggs and bread in list.txt", [
+        {"tool": "write_file"}, {"path": "list.txt"}, "milk\neggs\nbread", {"tool": "finish"},
+    ])
+    first = _picks(model)[0]
+    assert first[0] == "write_file" and "finish" not in first  # too early to give up on list.txt
+    assert not {"web_search", "execute_shell", "read_webpage"} & set(first)  # a file goal: file tools fill it
+    assert (settings.agent_workspace() / "list.txt").read_text() == "milk\neggs\nbread"

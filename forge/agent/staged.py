@@ -60,6 +60,10 @@ MENU = 5  # tools offered by the first prompt besides finish: a tiny model picks
 FINISH_AFTER = 4  # steps before finish is offered while a file the goal asks to write is missing
 # Words just before a file name that make it something to write ("... to sum.txt", "save it as b.txt").
 OUTPUT_CUES = frozenset("to into as named called create write save store append output produce".split())
+INPUT_CUES = frozenset("read open load from of".split())
+# Words that ask to change a file the goal gives ("Add a line to shopping.txt", "fix app.py"): only then
+# may a writer be given an existing file that is not one of the goal's outputs.
+EDIT = re.compile(r"\b(?:add|append|replace|edit|update|change|fix|insert|remove|delete|modify|rewrite)\b", re.I)
 # A path outside the workspace: absolute or climbing out ("/etc/motd", "../x.txt"), not part of a URL.
 OUTSIDE_PATH = re.compile(r"(?<![\w:/.])((?:/|\.\./)[\w.-]+(?:/[\w.-]+)*)")
 # Text the goal quotes: 'x', "x" or curly quotes, opened after a space and closed before one or punctuation
@@ -67,6 +71,13 @@ OUTSIDE_PATH = re.compile(r"(?<![\w:/.])((?:/|\.\./)[\w.-]+(?:/[\w.-]+)*)")
 QUOTED = re.compile(
     r"""(?:(?<=\s)|^)(?:"([^"]+)"|'([^']+)'|“([^”]+)”|‘([^’]+)’)(?=[\s.,;:!?)]|$)"""
 )
+# One word or number put in a file: "Write red to a.txt and blue to b.txt", "Write the word hello to g.txt".
+LITERAL_WORD = re.compile(
+    r"\b(?:write|put|save|store|and)\s+(?:the\s+(?:word|number|value|string)\s+)?([\w.,-]+)\s+(?:to|into|in)\s+"
+    + FILE_NAME.pattern,
+    re.IGNORECASE,
+)
+NOT_LITERAL = frozenset("it its this that them the a an result answer number total sum value name text output".split())
 COPY = re.compile(r"\b(?:copy|duplicate)\b", re.IGNORECASE)
 STOPWORDS = frozenset(
     "the a an and or to of in on at for with from into by as is are be it its this that then than "
@@ -98,12 +109,20 @@ def goal_files(goal: str) -> list[str]:
 
 def output_files(goal: str) -> set[str]:
     """The goal's files that it asks to write: those right after a cue such as "to", "as" or "save"."""
-    outputs = set()
+    return _cued_files(goal, OUTPUT_CUES)
+
+
+def input_files(goal: str) -> set[str]:
+    """The goal's files that it gives to read: those right after a cue such as "read", "of" or "from"."""
+    return _cued_files(goal, INPUT_CUES) - output_files(goal)
+
+
+def _cued_files(goal: str, cues: frozenset[str]) -> set[str]:
+    found = set()
     for match in FILE_NAME.finditer(goal):
-        before = re.findall(r"[a-z]+", goal[: match.start()].lower())[-3:]
-        if OUTPUT_CUES.intersection(before):
-            outputs.add(match.group(1).lstrip("./"))
-    return outputs
+        if cues.intersection(re.findall(r"[a-z]+", goal[: match.start()].lower())[-3:]):
+            found.add(match.group(1).lstrip("./"))
+    return found
 
 
 def literal_content(goal: str, path: str | None, workspace: Path, files: list[tuple[str, str]]) -> str | None:
@@ -117,6 +136,11 @@ def literal_content(goal: str, path: str | None, workspace: Path, files: list[tu
     quotes = [q for q in quotes if not FILE_NAME.fullmatch(q)]
     if quotes and len(quotes) == len(outputs):
         return quotes[index]
+    words = {m.group(2).lstrip("./"): m.group(1) for m in LITERAL_WORD.finditer(goal)}
+    if len(words) == len(outputs) and all(name in words for name in outputs):
+        word = words[outputs[index]]
+        if word.lower() not in NOT_LITERAL:
+            return word
     sources = [name for name, state in files if state == "given" and name not in outputs]
     if COPY.search(goal) and len(sources) == len(outputs):
         try:
@@ -216,8 +240,12 @@ class StagedDecisions(Component):
         states = [state for _, state in files]
         done = any(s.startswith("written") for s in states) and "missing" not in states and _ran_ok(agent.history)
         outside = outside_paths(agent.goal)
-        wanted = output_files(agent.goal)
-        unwritten = [name for name, state in files if state == "missing" and name in wanted]
+        # A file the goal names that does not exist is one to write, unless the goal says to read it
+        # ("Make a list ... in list.txt": no cue says output, but there is nothing to read).
+        inputs = input_files(agent.goal)
+        unwritten = [name for name, state in files if state == "missing" and name not in inputs]
+        if not _may_write(agent.goal, files):  # "Make sure report.txt exists": nothing here is to be written
+            tools = [t for t in tools if not _writes(t)] or tools
         if unwritten and not outside and len(agent.history) < FINISH_AFTER:  # too early to give up on it
             tools = [t for t in tools if not t.ends_run] or tools
         ranked = rank_tools(agent.goal, tools)
@@ -227,7 +255,7 @@ class StagedDecisions(Component):
         if unread and not done:  # the goal's inputs come first: the tool that best fits "read the file"
             reader = rank_tools("read file", ranked)[0]
             ranked.sort(key=lambda t: t is not reader)
-        elif unwritten and not _names_tool(agent.goal, ranked[0]):
+        elif unwritten and not _leads(agent.goal, ranked[0]):
             # Inputs read (or none), an output still to make, and no tool the goal names: the writer leads.
             writers = [t for t in ranked if _writes(t)]
             if writers:
@@ -306,6 +334,8 @@ class StagedDecisions(Component):
         missing = [name for name, state in files if state == "missing"]
         if missing and writer:  # a tool writing a path: the goal's outputs, not its inputs
             choices = missing
+        elif writer and not EDIT.search(agent.goal):  # an existing file only if the goal asks to write it
+            choices = [name for name, _ in files if name in output_files(agent.goal)]
         elif not writer:  # a reader: only what exists
             choices = _readable(agent, files)
         for key in props.keys() & PATH_ARGS:
@@ -516,6 +546,12 @@ def _names_tool(goal: str, tool: Tool) -> bool:
     return bool(set(tool.name.lower().split("_")) & _words(goal))
 
 
+def _leads(goal: str, tool: Tool) -> bool:
+    """The goal names this tool, and it is not a file reader or lister, which the goal's inputs bring
+    first anyway ("Make a shopping list in list.txt" says "list", not "list the folder")."""
+    return _names_tool(goal, tool) and not (tool.name in READ_ONLY_TOOLS and _props(tool).keys() & PATH_ARGS)
+
+
 def _read_paths(history: Sequence[StepRecord]) -> set[str]:
     """Paths the run has read successfully (any tool taking a path whose result came back ok, except
     writers: a call with content wrote, it did not read)."""
@@ -550,13 +586,22 @@ def _norm(path: str) -> str:
     return str(PurePosixPath(path.strip() or "."))
 
 
+def _may_write(goal: str, files: list[tuple[str, str]]) -> bool:
+    """Whether a writer has anything to write when the goal names files: one missing, one the goal asks
+    to write, or a goal that asks to change what it gives. A goal naming no file may write a new one."""
+    if not files:
+        return True
+    outputs = output_files(goal)
+    return bool(EDIT.search(goal)) or any(state == "missing" or name in outputs for name, state in files)
+
+
 def _fillers(agent: BaseAgent, tools: list[Tool], names_files: bool) -> list[Tool]:
     """Tools to fill a short menu when few share words with the goal: none that failed in this run (a
-    web search without a network fails again), and the file tools first for a goal that names files."""
+    web search without a network fails again), and only file tools for a goal that names files."""
     failed = {r.decision.get("tool") for r in agent.history if r.decision is not None and not r.ok}
     rest = [t for t in tools if t.name not in failed]
-    if names_files:
-        rest.sort(key=lambda t: not _props(t).keys() & PATH_ARGS)
+    if names_files:  # a file goal: file tools only (a tool the goal names is on the menu without filling)
+        rest = [t for t in rest if _props(t).keys() & PATH_ARGS]
     return rest
 
 
