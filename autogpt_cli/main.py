@@ -270,21 +270,14 @@ def doctor(
     raise typer.Exit(doctor_command(_settings(model=model, api_base=api_base, workspace=workspace), json_output))
 
 
-PIPED_COLUMNS = 200
-PIPED_HELP_COLUMNS = 120
-
-
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    from autogpt_cli.piped import widen_when_piped
     from autogpt_cli.user_config import env_files, warn_unknown_keys
     from forge.models.env import setup_environment
 
     given = dict(os.environ)
-    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
-        # rich wraps output that is not a terminal at 80 columns: piped into grep or a file, table rows
-        # and long lines stay whole instead. Help panels fill their width, so they get a narrower one.
-        os.environ["COLUMNS"] = str(PIPED_COLUMNS)
-        os.environ.setdefault("TERMINAL_WIDTH", str(PIPED_HELP_COLUMNS))  # read by typer's help
+    widen_when_piped()
     # The one place the process environment is prepared: offline defaults, keys of ./.env and the user file.
     setup_environment(env_files(given))
     if not any(k.endswith("_COMPLETE") and k.startswith("_") for k in given):  # not while the shell completes

@@ -97,6 +97,11 @@ def test_mounted_in_run_script() -> None:
                         "--json"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert {t["name"] for t in json.loads(r.stdout)} == {"ReadFile", "WriteFile", "ThreeSum"}
+    # Piped into a file, a table is not cut to 80 columns (a benchmark's summary in a log stays readable).
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TERMINAL_WIDTH")}
+    table = subprocess.run([str(ROOT / "run"), "benchmark", "tests", "list"], capture_output=True, text=True,
+                           timeout=120, env=env)
+    assert table.returncode == 0 and max(len(line) for line in table.stdout.splitlines()) > 100
 
 
 def _processes_mentioning(text: str) -> list[int]:
