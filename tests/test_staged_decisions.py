@@ -387,3 +387,15 @@ def test_a_missing_file_no_cue_calls_an_input_is_one_to_write(settings):
     assert first[0] == "write_file" and "finish" not in first  # too early to give up on list.txt
     assert not {"web_search", "execute_shell", "read_webpage"} & set(first)  # a file goal: file tools fill it
     assert (settings.agent_workspace() / "list.txt").read_text() == "milk\neggs\nbread"
+
+
+def test_a_goal_that_forbids_a_change_and_one_that_only_says_to_end(settings, tmp_path):
+    agent, model, outcome = run(settings, "Check that data.txt is present; do not change it.", [
+        {"tool": "read_file"}, {"path": "data.txt"}, {"tool": "finish"}, "present",
+    ], setup={"data.txt": "alpha\n"})
+    assert all("write_file" not in p for p in _picks(model))  # "do not change" is no request to edit
+    agent, model, outcome = run(settings, "Nothing needs doing here. End the task now.", [{"tool": "finish"}, "ok"])
+    assert _picks(model)[0][0] == "finish" and outcome.steps == 1
+    # A file no cue calls an output, but which does not exist: the number is written as given.
+    year = [("year.txt", "missing")]
+    assert literal_content("Store the number 1984 in year.txt", "year.txt", tmp_path, year) == "1984"

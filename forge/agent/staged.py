@@ -18,6 +18,10 @@ without that tool. When every file the goal names exists, the first prompt says 
 first few steps (a small model otherwise gives up, or claims success, at once). The first prompt offers
 a short menu (the best-ranked tools), not every tool, and `read_output` only when a result was cut.
 A goal naming a path outside the workspace is pointed out: the tools refuse it, so `finish` comes first.
+A call that could only repeat an answer the history already has (an unchanged folder listed again, a
+file read again) is not offered, nor is a tool that failed earlier; a goal about files gets file tools.
+Text the goal fixes (a quote, one word put in a file, a copy's source) is written as given, and a writer
+never gets a file the goal gives unless the goal asks to change it.
 
 The default agent uses it when the model says it is small (`Model.small`, the embedded model) or
 when `decision_strategy="staged"`; see `forge.agent.agent.default_components`.
@@ -63,7 +67,12 @@ OUTPUT_CUES = frozenset("to into as named called create write save store append 
 INPUT_CUES = frozenset("read open load from of".split())
 # Words that ask to change a file the goal gives ("Add a line to shopping.txt", "fix app.py"): only then
 # may a writer be given an existing file that is not one of the goal's outputs.
-EDIT = re.compile(r"\b(?:add|append|replace|edit|update|change|fix|insert|remove|delete|modify|rewrite)\b", re.I)
+# ("do not change it" is not one).
+EDIT = re.compile(
+    r"(?<!\bnot )(?<!n't )(?<!\bnever )"
+    r"\b(?:add|append|replace|edit|update|change|fix|insert|remove|delete|modify|rewrite)\b",
+    re.I,
+)
 # A path outside the workspace: absolute or climbing out ("/etc/motd", "../x.txt"), not part of a URL.
 OUTSIDE_PATH = re.compile(r"(?<![\w:/.])((?:/|\.\./)[\w.-]+(?:/[\w.-]+)*)")
 # Text the goal quotes: 'x', "x" or curly quotes, opened after a space and closed before one or punctuation
@@ -73,7 +82,7 @@ QUOTED = re.compile(
 )
 # One word or number put in a file: "Write red to a.txt and blue to b.txt", "Write the word hello to g.txt".
 LITERAL_WORD = re.compile(
-    r"\b(?:write|put|save|store|and)\s+(?:the\s+(?:word|number|value|string)\s+)?([\w.,-]+)\s+(?:to|into|in)\s+"
+    r"\b(write|put|save|store|and)\s+(?:the\s+(?:word|number|value|string)\s+)?([\w.,-]+)\s+(?:to|into|in)\s+"
     + FILE_NAME.pattern,
     re.IGNORECASE,
 )
@@ -128,7 +137,7 @@ def _cued_files(goal: str, cues: frozenset[str]) -> set[str]:
 def literal_content(goal: str, path: str | None, workspace: Path, files: list[tuple[str, str]]) -> str | None:
     """The text the goal fixes for an output file: what it quotes ("Save 'Meeting at 5' in note.txt"),
     or for a copy the source file byte for byte. Quotes and sources pair with outputs in order."""
-    outputs = [name for name in goal_files(goal) if name in output_files(goal)]
+    outputs = to_write(goal, files)
     if path is None or _norm(path) not in outputs:
         return None
     index = outputs.index(_norm(path))
@@ -136,7 +145,11 @@ def literal_content(goal: str, path: str | None, workspace: Path, files: list[tu
     quotes = [q for q in quotes if not FILE_NAME.fullmatch(q)]
     if quotes and len(quotes) == len(outputs):
         return quotes[index]
-    words = {m.group(2).lstrip("./"): m.group(1) for m in LITERAL_WORD.finditer(goal)}
+    matches = list(LITERAL_WORD.finditer(goal))
+    # "and blue to b.txt" continues "Write red to a.txt"; alone it ends a list ("milk, eggs and bread in x").
+    if matches and matches[0].group(1).lower() == "and":
+        matches = []
+    words = {m.group(3).lstrip("./"): m.group(2) for m in matches}
     if len(words) == len(outputs) and all(name in words for name in outputs):
         word = words[outputs[index]]
         if word.lower() not in NOT_LITERAL:
@@ -148,6 +161,14 @@ def literal_content(goal: str, path: str | None, workspace: Path, files: list[tu
         except (OSError, UnicodeDecodeError):
             return None
     return None
+
+
+def to_write(goal: str, files: list[tuple[str, str]]) -> list[str]:
+    """The files the goal asks to write, in its order: those a cue calls outputs, and those that do not
+    exist and no cue calls inputs ("Make a list ... in list.txt": there is nothing to read)."""
+    outputs, inputs = output_files(goal), input_files(goal)
+    missing = {name for name, state in files if state == "missing"}
+    return [n for n in goal_files(goal) if n in outputs or (n in missing and n not in inputs)]
 
 
 def outside_paths(goal: str) -> list[str]:
@@ -242,8 +263,7 @@ class StagedDecisions(Component):
         outside = outside_paths(agent.goal)
         # A file the goal names that does not exist is one to write, unless the goal says to read it
         # ("Make a list ... in list.txt": no cue says output, but there is nothing to read).
-        inputs = input_files(agent.goal)
-        unwritten = [name for name, state in files if state == "missing" and name not in inputs]
+        unwritten = [name for name, state in files if state == "missing" and name in to_write(agent.goal, files)]
         if not _may_write(agent.goal, files):  # "Make sure report.txt exists": nothing here is to be written
             tools = [t for t in tools if not _writes(t)] or tools
         if unwritten and not outside and len(agent.history) < FINISH_AFTER:  # too early to give up on it
@@ -262,8 +282,8 @@ class StagedDecisions(Component):
                 ranked.sort(key=lambda t: t is not writers[0])
         # "There is nothing to do, so just finish": the end is all the goal names (no file, no other tool).
         goal_scores = tool_scores(agent.goal, ranked)
-        finish_named = not files and any(t.ends_run and _names_tool(agent.goal, t) for t in ranked) and not any(
-            goal_scores[t.name] > 0 for t in ranked if not t.ends_run)
+        finish_named = not files and any(t.ends_run and goal_scores[t.name] > 0 for t in ranked) and not any(
+            goal_scores[t.name] > 0 for t in ranked if not t.ends_run)  # "just finish", "End the task now"
         if done or outside or finish_named:  # finish is the first offer
             ranked.sort(key=lambda t: not t.ends_run)
         # A short menu, finish always on it when allowed, the tool that just failed last (if at all).
@@ -335,7 +355,7 @@ class StagedDecisions(Component):
         if missing and writer:  # a tool writing a path: the goal's outputs, not its inputs
             choices = missing
         elif writer and not EDIT.search(agent.goal):  # an existing file only if the goal asks to write it
-            choices = [name for name, _ in files if name in output_files(agent.goal)]
+            choices = to_write(agent.goal, files)
         elif not writer:  # a reader: only what exists
             choices = _readable(agent, files)
         for key in props.keys() & PATH_ARGS:
