@@ -198,11 +198,12 @@ def _session_id(pid: int) -> int | None:
 class _Members:
     """Counts and finds the sandbox's processes: its pid namespace (bwrap) or its session (none)."""
 
-    def __init__(self, session: int, guard: MemoryGuard | None = None):
+    def __init__(self, session: int, guard: MemoryGuard | None = None, *, bwrap: bool = False):
         self.session = session
         self.pidns: int | None = None
         self.init_pid: int | None = None
         self.guard = guard  # its cgroup, if any, lists every member exactly
+        self.bwrap = bwrap  # members are counted once bwrap names its namespace (--info-fd)
 
     def set_info(self, info: dict[str, int]) -> None:
         self.init_pid = int(info["child-pid"])
@@ -210,11 +211,13 @@ class _Members:
 
     @property
     def scan_interval(self) -> float:
-        return _SCAN_INTERVAL if self.init_pid is not None else _HOST_SCAN_INTERVAL
+        return _SCAN_INTERVAL if self.init_pid is not None or self.bwrap else _HOST_SCAN_INTERVAL
 
     def count(self) -> int:
         if self.init_pid is None:
-            return len(self.pids())
+            # bwrap writes --info-fd right after it clones the namespace's init, before the payload can
+            # run: until then there is nothing to count, and scanning the host's /proc costs ~5 ms a run.
+            return 0 if self.bwrap else len(self.pids())
         # The sandbox's own /proc lists exactly its pids (nested namespaces included) and costs one
         # directory read, which matters while a fork bomb is eating the CPU. Until bwrap has mounted
         # it, the path shows the host's /proc, and nothing of the payload runs yet.
@@ -523,7 +526,7 @@ def _supervise(
 ) -> SandboxResult:
     """Feed stdin, collect output, and enforce the wall clock, memory, process and output limits."""
     assert proc.stdout is not None
-    members = _Members(session=proc.pid, guard=guard)
+    members = _Members(session=proc.pid, guard=guard, bwrap=info_r >= 0)
     capture = _Capture(limits.output_chars)
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout.fileno(), selectors.EVENT_READ, "out")

@@ -31,7 +31,7 @@ from forge.errors import ConfigError
 MECHANISMS = ("auto", "cgroup2", "cgroup1", "watchdog")
 CGROUP_PREFIX = "autogpt-sandbox-"
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-_REMOVE_TRIES = 100  # x 10 ms: killed processes take a moment to leave their cgroup
+_REMOVE_TRIES = 1000  # x 1 ms: killed processes take a moment (usually a few ms) to leave their cgroup
 _counter = itertools.count()
 
 
@@ -228,7 +228,7 @@ def _remove(folder: Path) -> None:
         except FileNotFoundError:
             return
         except OSError:
-            time.sleep(0.01)  # EBUSY: a killed process has not left yet; a later run removes it
+            time.sleep(0.001)  # EBUSY: a killed process has not left yet; a later run removes it
 
 
 def _cgroup_v2(limit_mb: int, max_processes: int) -> CgroupV2 | str:
