@@ -263,7 +263,8 @@ class StagedDecisions(Component):
         outside = outside_paths(agent.goal)
         # A file the goal names that does not exist is one to write, unless the goal says to read it
         # ("Make a list ... in list.txt": no cue says output, but there is nothing to read).
-        unwritten = [name for name, state in files if state == "missing" and name in to_write(agent.goal, files)]
+        wanted = to_write(agent.goal, files)
+        unwritten = [name for name, state in files if state == "missing" and name in wanted]
         if not _may_write(agent.goal, files):  # "Make sure report.txt exists": nothing here is to be written
             tools = [t for t in tools if not _writes(t)] or tools
         if unwritten and not outside and len(agent.history) < FINISH_AFTER:  # too early to give up on it
@@ -290,9 +291,8 @@ class StagedDecisions(Component):
         pool = [t for t in ranked if t.name != failed and not t.ends_run]
         spent = {t.name for t in pool if _spent(agent, t, files)}
         pool = [t for t in pool if t.name not in spent] or pool
-        scores = tool_scores(agent.goal, pool)
         # Tools the goal has nothing in common with (web search for a file goal) only distract a tiny model.
-        scored = [t for i, t in enumerate(pool) if i == 0 or scores[t.name] > 0]
+        scored = [t for i, t in enumerate(pool) if i == 0 or goal_scores[t.name] > 0]
         fillers = _fillers(agent, [t for t in pool if t not in scored], bool(files))
         menu = (scored + fillers)[: max(len(scored), MENU_MIN)][:MENU]
         if done or outside or finish_named:
@@ -383,7 +383,7 @@ class StagedDecisions(Component):
                 "additionalProperties": False,
             }
             args = await self._ask(model, ARGS_SYSTEM, "\n".join(lines), schema, usage)
-        path = next((v for k, v in args.items() if k in PATH_ARGS and isinstance(v, str)), None)
+        path = _path_arg(args)
         for key in free:
             literal = literal_content(agent.goal, path, Path(agent.workspace), files) if key in CONTENT_ARGS else None
             if literal is not None:  # the goal fixes this text: a small model would paraphrase it
@@ -597,9 +597,13 @@ def _spent(agent: BaseAgent, tool: Tool, files: list[tuple[str, str]]) -> bool:
         if r.decision.get("tool") not in READ_ONLY_TOOLS:
             break  # this step may have changed files: what was read before it may read differently now
         if r.decision.get("tool") == tool.name and r.ok:
-            args = r.decision.get("tool_args") or {}
-            made.add(_norm(next((v for k, v in args.items() if k in PATH_ARGS and isinstance(v, str)), ".")))
+            made.add(_norm(_path_arg(r.decision.get("tool_args") or {}) or "."))
     return bool(options) and all(_norm(o) in made for o in options)
+
+
+def _path_arg(args: dict[str, Any]) -> str | None:
+    """The path a call's arguments name, if any."""
+    return next((v for k, v in args.items() if k in PATH_ARGS and isinstance(v, str)), None)
 
 
 def _norm(path: str) -> str:
