@@ -252,8 +252,9 @@ class TestIsolation:
 
     def test_input_gets_eof_instead_of_hanging(self, ws: Path) -> None:
         ctx = ToolContext(workspace=ws, settings=make_settings(code_timeout=5))
-        out = builtin.execute_python(ctx, {"code": "input('name? ')"})
-        assert out.startswith("exit code 1") and "EOFError" in out
+        with pytest.raises(ToolError) as failed:  # a non-zero exit fails the step
+            builtin.execute_python(ctx, {"code": "input('name? ')"})
+        assert str(failed.value).startswith("exit code 1") and "EOFError" in str(failed.value)
 
     def test_large_code_is_fed_completely(self, ws: Path) -> None:
         code = "total = 0\n" + "total += 1\n" * 20000 + "print(total)"  # ~220 kB, past any pipe buffer

@@ -115,8 +115,10 @@ def test_execute_shell_runs_an_allowed_command_in_the_workspace(tmp_path: Path, 
     out = builtin.execute_shell(ctx, {"command": "grep -n TODO notes.txt"})
     assert out == "exit code 0\n2:beta TODO\n"
     assert "notes.txt" in builtin.execute_shell(ctx, {"command": "ls"})
-    failed = builtin.execute_shell(ctx, {"command": "cat missing.txt"})
-    assert failed.startswith("exit code 1") and "No such file" in failed
+    # A non-zero exit is the step's failure: the model reads the error, and the history says error.
+    with pytest.raises(ToolError) as failed:
+        builtin.execute_shell(ctx, {"command": "cat missing.txt"})
+    assert str(failed.value).startswith("exit code 1") and "No such file" in str(failed.value)
 
 
 @pytest.mark.sandbox

@@ -158,7 +158,7 @@ def test_both_strategies_run_the_same_tools(settings, strategy):
     assert outcome.status is Status.FINISHED and (settings.agent_workspace() / "a.txt").read_text() == "x"
 
 
-def test_optional_arguments_keep_their_defaults_and_a_failed_tool_is_offered_last(settings):
+def test_optional_arguments_keep_their_defaults_and_a_failed_filler_is_not_offered_again(settings):
     agent, model, outcome = run(settings, "Write the text of notes.txt to backup.txt", [
         {"tool": "list_folder"}, {"path": "notes.txt"},  # fails: a file, not a folder
         {"tool": "read_file"}, {"path": "notes.txt"},
@@ -169,7 +169,7 @@ def test_optional_arguments_keep_their_defaults_and_a_failed_tool_is_offered_las
     read_args = next(s for s in model.schemas[3:] if s and "path" in s.get("properties", {}))
     assert set(read_args["properties"]) == {"path"}  # read_file's offset/limit are left to their defaults
     second_pick = model.schemas[2]["properties"]["tool"]["enum"]
-    assert second_pick[-1] == "list_folder"  # it just failed
+    assert "list_folder" not in second_pick  # it just failed, and the goal does not point to it
     content_prompt = model.calls[6][-1]["content"]
     assert content_prompt.startswith("The text of notes.txt:\nbuy milk")
     assert content_prompt.endswith(
@@ -303,9 +303,34 @@ def test_the_menu_leaves_out_tools_the_goal_has_nothing_in_common_with(settings)
 def test_a_folder_is_the_workspace_or_one_of_its_folders_even_when_the_goal_names_no_file(settings):
     agent, model, outcome = run(settings, "Look around, then stop.", [
         {"tool": "list_folder"}, {"path": "C/Users/Mike"}, {"tool": "finish"}, "nothing to do",
-    ])
+    ], setup={"a.txt": "a"})
     lister = next(s for s in model.schemas if s and "path" in s["properties"])
     assert lister["properties"]["path"]["enum"] == ["."]
+
+
+def test_failed_code_the_goal_asks_for_is_offered_last_and_code_it_never_asked_for_is_not_offered(settings):
+    agent, model, outcome = run(settings, "Use Python to compute 6 * 7 and write it to answer.txt", [
+        {"tool": "execute_python"}, "print(6 * )",  # a syntax error: exit code 1 fails the step
+        {"tool": "write_file"}, {"path": "answer.txt"}, "42", {"tool": "finish"}, "done",
+    ], max_iterations=3)
+    assert not agent.history[0].ok and "-> error: exit code 1" in agent.history[0].one_line()
+    assert _picks(model)[1][-1] == "execute_python"  # the goal names Python: it may be fixed
+    agent, model, outcome = run(settings.model_copy(update={"agent_name": "b"}), "Write a poem to poem.txt", [
+        {"tool": "write_file"}, {"path": "poem.txt"}, "A poem", {"tool": "finish"}, "done",
+    ], max_iterations=3)
+    assert "execute_python" not in _picks(model)[0]  # no code was asked for: it does not fill the menu
+    assert outcome.status is Status.FINISHED
+
+
+def test_an_empty_workspace_is_not_listed_unless_the_goal_asks(settings):
+    agent, model, outcome = run(settings, "Write a haiku about the sea to haiku.txt, then finish", [
+        {"tool": "write_file"}, {"path": "haiku.txt"}, "Waves", {"tool": "finish"}, "done",
+    ])
+    assert "list_folder" not in _picks(model)[0] and outcome.status is Status.FINISHED
+    agent, model, outcome = run(settings.model_copy(update={"agent_name": "b"}), "List the folder, then finish", [
+        {"tool": "list_folder"}, {"path": "."}, {"tool": "finish"}, "empty",
+    ])
+    assert "list_folder" in _picks(model)[0]
 
 
 def test_a_goal_that_asks_to_finish_offers_finish_first(settings):

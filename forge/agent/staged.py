@@ -255,6 +255,8 @@ class StagedDecisions(Component):
         tools = [t for t in agent.tools if t.name not in excluded] or list(agent.tools)
         if not _readable(agent, self._file_states(agent)):  # nothing to read yet: a reader can only fail
             tools = [t for t in tools if not _reads_files(t)] or tools
+            if not _workspace_dirs(agent):  # an empty workspace: a listing can only say so
+                tools = [t for t in tools if not _lists(t) or _names_tool(agent.goal, t)] or tools
         if not any(len(r.output or "") > RESULT_CHARS for r in agent.history):  # nothing was cut: nothing to read
             tools = [t for t in tools if t.name != "read_output"] or tools
         files = self._file_states(agent)
@@ -299,7 +301,9 @@ class StagedDecisions(Component):
             menu = [t for t in ranked if t.ends_run] + menu
         else:
             menu += [t for t in ranked if t.ends_run]
-        ranked = menu + [t for t in ranked if t.name == failed]
+        # The tool that just failed comes last, and only when the goal points to it ("Use Python to..."):
+        # a filler that failed (code the goal never asked for) would only fail again.
+        ranked = menu + [t for t in ranked if t.name == failed and goal_scores[t.name] > 0]
         lines = [f"Goal: {agent.goal}", "", "Tools:"]
         lines += [f"- {t.name}: {_first_line(t.description)}" for t in ranked]
         lines += ["", "Done so far:"]
@@ -554,6 +558,11 @@ def _writes(tool: Tool) -> bool:
     return bool(props & CONTENT_ARGS and props & PATH_ARGS) and not tool.ends_run
 
 
+def _lists(tool: Tool) -> bool:
+    """A read-only tool taking a folder (list_folder), not a file."""
+    return tool.name in READ_ONLY_TOOLS and bool(_props(tool).keys() & PATH_ARGS) and not _reads_files(tool)
+
+
 def _reads_files(tool: Tool) -> bool:
     """A tool that needs an existing file: a required path and nothing to write."""
     schema = tool.parameters_schema()
@@ -621,11 +630,13 @@ def _may_write(goal: str, files: list[tuple[str, str]]) -> bool:
 
 def _fillers(agent: BaseAgent, tools: list[Tool], names_files: bool) -> list[Tool]:
     """Tools to fill a short menu when few share words with the goal: none that failed in this run (a
-    web search without a network fails again), and only file tools for a goal that names files."""
+    web search without a network fails again), and only file tools that run no code for a goal that
+    names files."""
     failed = {r.decision.get("tool") for r in agent.history if r.decision is not None and not r.ok}
     rest = [t for t in tools if t.name not in failed]
     if names_files:  # a file goal: file tools only (a tool the goal names is on the menu without filling)
-        rest = [t for t in rest if _props(t).keys() & PATH_ARGS]
+        # Code runners take a path too, but code the goal never asked for is what a tiny model gets wrong.
+        rest = [t for t in rest if _props(t).keys() & PATH_ARGS and not _props(t).keys() & CODE_ARGS]
     return rest
 
 

@@ -18,7 +18,7 @@ from forge.security.secrets import redact
 from forge.security.untrusted_text import clean_text
 from forge.tools import web
 from forge.tools.base import ToolContext, tool
-from forge.tools.sandbox import run_command, run_python
+from forge.tools.sandbox import SandboxResult, run_command, run_python
 from forge.tools.shell_policy import check_command
 from forge.tools.workspace import (
     bind_workspace,
@@ -266,7 +266,7 @@ def execute_python(ctx: ToolContext, code: str = "", file: OptionalRelativePath 
         result = run_python(ws, ctx.settings, file=target)
     else:
         result = run_python(ws, ctx.settings, code=code)
-    return redact(result.observation())
+    return _ran(result)
 
 
 @tool
@@ -277,7 +277,16 @@ def execute_shell(ctx: ToolContext, command: str) -> str:
         command: e.g. "ls -la" or "grep -n TODO notes.txt".
     """
     argv = check_command(command, ctx.settings.shell_allowlist, ctx.settings.shell_denylist)
-    return redact(run_command(argv, _workspace(ctx), ctx.settings).observation())
+    return _ran(run_command(argv, _workspace(ctx), ctx.settings))
+
+
+def _ran(result: SandboxResult) -> str:
+    """What the code printed. A non-zero exit or a kill is the step's failure (ToolError), so the
+    history shows it as an error the model must handle, not as a result it may build on."""
+    text = redact(result.observation())
+    if not result.ok:
+        raise ToolError(text)
+    return text
 
 
 @tool
