@@ -112,9 +112,13 @@ async def _challenge(job: AttemptJob, client: AgentClient, result: AttemptResult
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
         # Scripts and pytest are sandboxed processes (and the judge a blocking call): off the event loop.
-        return await asyncio.to_thread(
-            evaluate, challenge, folder, judge=job.judge_model, settings=job.eval_settings
-        )
+        started = time.perf_counter()
+        try:
+            return await asyncio.to_thread(
+                evaluate, challenge, folder, judge=job.judge_model, settings=job.eval_settings
+            )
+        finally:
+            result.eval_time_s = round(time.perf_counter() - started, 5)
 
 
 async def _python_test(job: AttemptJob, client: AgentClient, result: AttemptResult) -> list[EvalResult] | None:

@@ -114,13 +114,15 @@ def run(
     from pydantic import ValidationError
 
     from autogpt_cli.settings import CliSettings
+    from autogpt_cli.user_config import env_files
     from benchmark.agents import AgentStartError
     from benchmark.progress import RichProgress, RunProgress
     from benchmark.runner import RunOptions, run_benchmark
     from forge.errors import AutoGPTError, ConfigError
     from forge.models import setup_environment
 
-    setup_environment()  # offline litellm/tiktoken for a judge model; .env keys for providers
+    # Offline litellm/tiktoken for a judge model; provider keys from ./.env and the user's file, as autogpt reads them.
+    setup_environment(env_files())
     try:
         options = RunOptions(
             categories=category or [], tests=test or [], challenges_paths=challenges_path or [],

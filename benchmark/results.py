@@ -54,6 +54,7 @@ class AttemptResult(BaseModel):
     task_id: str | None = None
     evals: list[EvalResult] = Field(default_factory=list)
     runner_time_s: float | None = None  # wall time spent in the runner itself, beyond waiting on the agent
+    eval_time_s: float | None = None  # of which: running the challenge's checks (sandboxed scripts, pytest, judge)
 
 
 class ChallengeMetrics(BaseModel):

@@ -74,6 +74,28 @@ def test_usage_errors_exit_2_agent_errors_exit_1(tmp_path: Path) -> None:
         assert "Traceback" not in line
 
 
+def test_provider_keys_come_from_the_users_settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A judge model's key in ~/.config/autogpt/.env reaches the run, as `autogpt run` reads it."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    (tmp_path / "config" / "autogpt").mkdir(parents=True)
+    (tmp_path / "config" / "autogpt" / ".env").write_text("BENCH_TEST_JUDGE_KEY=from-user-file\n")
+    seen: dict[str, str | None] = {}
+
+    def fake_run(options, progress=None, **kw):
+        from benchmark.agents import AgentStartError
+
+        seen["key"] = os.environ.get("BENCH_TEST_JUDGE_KEY")
+        raise AgentStartError("stopped by the test")
+
+    monkeypatch.setattr("benchmark.runner.run_benchmark", fake_run)
+    try:
+        r = invoke("--no-builtin", "--challenges-path", AGB, "--mock")
+    finally:
+        os.environ.pop("BENCH_TEST_JUDGE_KEY", None)
+    assert r.exit_code == 1 and "stopped by the test" in r.stderr
+    assert seen["key"] == "from-user-file"
+
+
 def test_run_then_report(tmp_path: Path) -> None:
     r = invoke("--no-builtin", "--challenges-path", AGB, "--mock", "--parallel", "3")
     assert r.exit_code == 0, r.output

@@ -91,6 +91,7 @@ def test_mock_runs_agbenchmark_folders_unchanged(tmp_path: Path, stand_in_web: t
     for test in report.tests.values():
         r = test.results[0]
         assert r.n_steps == 0 and r.task_id and r.runner_time_s is not None and r.runner_time_s < r.run_time_s
+        assert r.eval_time_s is not None and r.eval_time_s <= r.runner_time_s  # the checks are the runner's
 
 
 def test_scripted_agent_passes_and_fails_over_the_protocol(tmp_path: Path) -> None:

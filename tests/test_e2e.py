@@ -47,3 +47,8 @@ def test_embedded_model_runs_three_valid_cycles(tmp_path):
         assert d["decision"]["tool"] in ToolRegistry.from_plugins()
         assert d["usage"]["completion_tokens"] > 0
     assert types.count("tool_result") == len(decisions)
+    # The goal is reached, not only attempted: the first call writes the haiku (staged decisions offer
+    # only the writer while haiku.txt is missing and the workspace is empty).
+    first = decisions[0]["decision"]
+    assert first["tool"] == "write_file" and first["tool_args"]["path"] == "haiku.txt", result.stdout
+    assert (tmp_path / "ws" / "agents" / "autogpt" / "workspace" / "haiku.txt").read_text().strip()

@@ -5,7 +5,9 @@ suite, < 50 ms of runner time per challenge beyond the agent's own).
 artifacts, download them) and through evaluation (python and pytest checks run in the bubblewrap sandbox).
 `runner_time_s` is each attempt's wall time minus the time spent awaiting the agent's HTTP answers, so it is
 the harness's own cost: scheduling, file copies and evaluation. Printed per eval type as well, since sandboxed
-evals (a process start each) dominate it.
+evals (a process start each) dominate it, and split in two: the checks themselves (`eval_time_s`: the
+challenge's scripts or pytest in the sandbox, whose own work the challenge decides, e.g. pytest's start-up)
+and the rest (the temporary folder, copying custom_python, building the result).
 
     python benchmark/perf/bench_harness.py                 # the built-in suite, or the test fixtures without it
     python benchmark/perf/bench_harness.py --fixtures      # tests/fixtures/benchmark only
@@ -52,6 +54,7 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOGPT_")}
         walls: list[float] = []
         runner_times: dict[str, list[float]] = {}
+        eval_times: dict[str, list[float]] = {}
         failures: list[str] = []
         count = 0
         for i in range(args.runs):
@@ -67,6 +70,7 @@ def main() -> None:
             for name, test in report.tests.items():
                 for r in test.results:
                     runner_times.setdefault(test.eval_type, []).append(r.runner_time_s or 0.0)
+                    eval_times.setdefault(test.eval_type, []).append(r.eval_time_s or 0.0)
                     if not r.success and i == 0:
                         failures.append(f"{name}: {r.fail_reason}")
 
@@ -75,15 +79,21 @@ def main() -> None:
           f"(python {sys.version.split()[0]}, {os.cpu_count()} cores)")
     print(f"  wall time per run (agent server start included): median {statistics.median(walls):.2f} s, "
           f"min {min(walls):.2f} s, max {max(walls):.2f} s")
-    print(f"  runner time per challenge: median {statistics.median(every) * 1000:.1f} ms, "
-          f"max {max(every) * 1000:.1f} ms")
+    checks = [t for times in eval_times.values() for t in times]
+    rest = [r - e for kind in runner_times for r, e in zip(runner_times[kind], eval_times[kind], strict=True)]
+    print(f"  runner time per challenge: median {ms(every)}, max {max(every) * 1000:.1f} ms; of which the checks "
+          f"(sandboxed scripts, pytest) median {ms(checks)}, and the rest median {ms(rest)}")
     for kind, times in sorted(runner_times.items()):
-        print(f"    {kind:8s} n={len(times):3d}  median {statistics.median(times) * 1000:7.1f} ms  "
-              f"max {max(times) * 1000:7.1f} ms")
+        print(f"    {kind:8s} n={len(times):3d}  median {ms(times)}  max {max(times) * 1000:7.1f} ms  "
+              f"(checks median {ms(eval_times[kind])})")
     if failures:
         print(f"  {len(failures)} reference solution(s) failed their own eval:")
         for line in failures:
             print(f"    {line}")
+
+
+def ms(times: list[float]) -> str:
+    return f"{statistics.median(times) * 1000:6.1f} ms"
 
 
 if __name__ == "__main__":
