@@ -75,6 +75,7 @@ def step_record(step: Step) -> StepRecord:
         step_id=step.step_id, name=step.name, input=step.input, output=output, is_last=step.is_last,
         tool=use_tool.get("name"), tool_args=args if isinstance(args, dict) else None,
         tokens=int(tokens) if tokens is not None else None, cost=cost,
+        model=extra["model"] if isinstance(extra.get("model"), str) else None,
     )
 
 

@@ -26,6 +26,7 @@ class StepRecord(BaseModel):
     tool_args: dict[str, Any] | None = None
     tokens: int | None = None
     cost: float | None = None
+    model: str | None = None  # from additional_output.model when the agent reports it
 
 
 class EvalResult(BaseModel):

@@ -21,6 +21,7 @@ import contextlib
 import math
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -266,13 +267,19 @@ def build_report(
         completion_time=datetime.now(UTC).isoformat(timespec="seconds"),
         run_id=run_id,
         agent=agent,
-        model=options.model,
+        model=options.model or _reported_model(tests),
         mock=options.mock,
         interrupted=interrupted,
         metrics=run_metrics(tests, run_time_s, options.attempts),
         config=dict(config),
         tests=tests,
     )
+
+
+def _reported_model(tests: Mapping[str, ChallengeReport]) -> str | None:
+    """The model the agent says its steps used (our server reports it), when --model did not name one."""
+    seen = Counter(s.model for t in tests.values() for r in t.results for s in r.steps if s.model)
+    return ", ".join(name for name, _ in seen.most_common()) or None
 
 
 async def arun_benchmark(options: RunOptions, progress: RunProgress | None = None) -> BenchmarkReport:

@@ -106,6 +106,7 @@ def test_scripted_agent_passes_and_fails_over_the_protocol(tmp_path: Path) -> No
     assert read.steps[0].tool_args == {"path": "output.txt", "content": "Hello World!"}
     assert read.n_steps == 3 and read.tokens == 0 and read.cost == 0.0
     assert report.agent == "autogpt" and report.model == model
+    assert read.steps[0].model == model  # the server names its model in each step
     history = json.loads((tmp_path / "reports" / "history.json").read_text())
     assert history["challenges"]["ReadFile"][0]["passed"] is True
     assert history["challenges"]["WriteFile"][0]["passed"] is False
@@ -115,8 +116,10 @@ def test_scripted_agent_passes_and_fails_over_the_protocol(tmp_path: Path) -> No
 
 def test_dependency_skip_and_no_dep(tmp_path: Path) -> None:
     model = write_script(tmp_path / "agent.json", writes_then_finishes("output.txt", "unrelated"))
-    report = run_benchmark(options(tmp_path, challenges_paths=[FIXTURES / "deps"], model=model,
-                                   agent_env=agent_env()))
+    # The model from the agent's own settings, not --model: the report names the one its steps say they used.
+    report = run_benchmark(options(tmp_path, challenges_paths=[FIXTURES / "deps"],
+                                   agent_env=agent_env(AUTOGPT_MODEL=model)))
+    assert report.model == model
     assert not report.tests["BaseFail"].results[0].success
     dependent = report.tests["Dependent"]
     assert dependent.results == [] and dependent.metrics.skipped == "dependency failed: BaseFail"

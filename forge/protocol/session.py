@@ -182,6 +182,7 @@ class TaskSession:
         extra["cost_usd"] = round(after["cost_usd"] - usage_before["cost_usd"], 8)
         extra["task_cumulative_cost_usd"] = round(after["cost_usd"], 8)
         extra["run_id"] = self.run_id
+        extra["model"] = agent.model.name  # a benchmark report names the model it scored
         name = decision.tool if decision is not None and outcome is None else (
             executed["tool"] if executed is not None else None
         )
