@@ -311,6 +311,11 @@ def test_stop_never_kills_a_foreign_pid(env, manager, forged):
     but a different start time: the pid was reused) must not get a signal."""
     victim = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:
+        # is_ours compares /proc's command line: wait until it reads as started (a loaded background run of
+        # the suite once saw a mismatch on the check just below).
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{victim.pid}/cmdline").read_bytes() != b"sleep\x0060\x00" and time.monotonic() < deadline:
+            time.sleep(0.01)
         state = Path(env["RUN_STATE_DIR"])
         state.mkdir(parents=True)
         real_cmd = ["sleep", "60"]
