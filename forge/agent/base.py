@@ -510,7 +510,7 @@ class BaseAgent:
         used = ", ".join(f"{name} x{n}" for name, n in tools_used.most_common()) or "none"
         tokens = self.usage.prompt_tokens + self.usage.completion_tokens
         summary = (
-            f"{status.value}: {reason}. {len(self.history)} steps; tools used: {used}; "
+            f"{status.value}: {reason.rstrip().rstrip('.')}. {len(self.history)} steps; tools used: {used}; "
             f"{tokens} tokens, ${self.usage.cost_usd:.4f}."
         )
         self.emit(
