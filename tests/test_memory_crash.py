@@ -178,5 +178,5 @@ def test_kill_loop(tmp_path):
                        capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.strip().splitlines()[-1])
-    assert summary["kills"] == 5 and summary["memories"] > 0
+    assert summary["kills"] == 5 and summary["memories"] > 0, summary
     assert summary["disabled"] == 0 and summary["lost_committed_writes"] == 0, summary

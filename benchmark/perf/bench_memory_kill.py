@@ -217,6 +217,7 @@ def main() -> None:
         "memories": len(committed),
         "recovery_s_median": round(statistics.median(recov), 2) if recov else None,
         "recovery_s_max": round(max(recov), 2) if recov else None,
+        "errors": [r["error"] for r in results if r.get("error")],  # why a round's store was disabled
     }
     if args.json:
         print(json.dumps(summary))
