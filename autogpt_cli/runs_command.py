@@ -54,8 +54,9 @@ _EXIT = re.compile(r"^(?:exit code (-?\d+)|killed:)")
 
 
 def step_ok(tool: str | None, ok: bool | None, output: str | None) -> bool | None:
-    """Whether a step succeeded: the tool's own verdict, and for executed code its exit status
-    (the tool reports a non-zero exit as a result, so the model can read the error)."""
+    """Whether a step succeeded: the tool's own verdict. The code tools fail a step on a non-zero exit
+    now; runs recorded before that kept such a step ok with "exit code N" in its output, so the exit
+    status is read here too."""
     if not ok or tool not in EXEC_TOOLS:
         return ok
     m = _EXIT.match(output or "")

@@ -253,13 +253,13 @@ class StagedDecisions(Component):
     # Stage 1 ----------------------------------------------------------------------------------
     async def _pick_tool(self, agent: BaseAgent, step: int, excluded: set[str], usage: list[Usage]) -> Tool:
         tools = [t for t in agent.tools if t.name not in excluded] or list(agent.tools)
-        if not _readable(agent, self._file_states(agent)):  # nothing to read yet: a reader can only fail
+        files = self._file_states(agent)
+        if not _readable(agent, files):  # nothing to read yet: a reader can only fail
             tools = [t for t in tools if not _reads_files(t)] or tools
             if not _workspace_dirs(agent):  # an empty workspace: a listing can only say so
                 tools = [t for t in tools if not _lists(t) or _names_tool(agent.goal, t)] or tools
         if not any(len(r.output or "") > RESULT_CHARS for r in agent.history):  # nothing was cut: nothing to read
             tools = [t for t in tools if t.name != "read_output"] or tools
-        files = self._file_states(agent)
         states = [state for _, state in files]
         done = any(s.startswith("written") for s in states) and "missing" not in states and _ran_ok(agent.history)
         outside = outside_paths(agent.goal)
@@ -558,9 +558,14 @@ def _writes(tool: Tool) -> bool:
     return bool(props & CONTENT_ARGS and props & PATH_ARGS) and not tool.ends_run
 
 
+def _reads_paths(tool: Tool) -> bool:
+    """A read-only tool taking a path: a file reader or a folder lister."""
+    return tool.name in READ_ONLY_TOOLS and bool(_props(tool).keys() & PATH_ARGS)
+
+
 def _lists(tool: Tool) -> bool:
     """A read-only tool taking a folder (list_folder), not a file."""
-    return tool.name in READ_ONLY_TOOLS and bool(_props(tool).keys() & PATH_ARGS) and not _reads_files(tool)
+    return _reads_paths(tool) and not _reads_files(tool)
 
 
 def _reads_files(tool: Tool) -> bool:
@@ -578,7 +583,7 @@ def _names_tool(goal: str, tool: Tool) -> bool:
 def _leads(goal: str, tool: Tool) -> bool:
     """The goal names this tool, and it is not a file reader or lister, which the goal's inputs bring
     first anyway ("Make a shopping list in list.txt" says "list", not "list the folder")."""
-    return _names_tool(goal, tool) and not (tool.name in READ_ONLY_TOOLS and _props(tool).keys() & PATH_ARGS)
+    return _names_tool(goal, tool) and not _reads_paths(tool)
 
 
 def _read_paths(history: Sequence[StepRecord]) -> set[str]:
@@ -596,7 +601,7 @@ def _spent(agent: BaseAgent, tool: Tool, files: list[tuple[str, str]]) -> bool:
     """A read-only tool taking a path whose every possible call (each readable file, or each folder)
     came back ok since the workspace last changed: another call would only repeat an answer the history
     already has. A tiny model otherwise lists the folder and rereads its input between every step."""
-    if tool.name not in READ_ONLY_TOOLS or not _props(tool).keys() & PATH_ARGS:
+    if not _reads_paths(tool):
         return False
     options = _readable(agent, files) if _reads_files(tool) else [".", *_workspace_dirs(agent)]
     made: set[str] = set()
